@@ -1,0 +1,32 @@
+"""PixWizard: one instruction-following image model for restoration, grounding, dense prediction, editing,
+controllable generation, inpainting, outpainting and text-to-image.
+
+Importing this package is cheap: heavy modules (torch, diffusers) load only when a name that needs them is
+used, so `import pixwizard.tools` and listing tools stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "PixWizardTransformer": "pixwizard.model.transformer",
+    "PixWizardError": "pixwizard.errors",
+    "ConfigError": "pixwizard.errors",
+    "CheckpointError": "pixwizard.errors",
+}
+
+if TYPE_CHECKING:
+    from pixwizard.errors import CheckpointError, ConfigError, PixWizardError
+    from pixwizard.model.transformer import PixWizardTransformer
+
+__all__ = ["CheckpointError", "ConfigError", "PixWizardError", "PixWizardTransformer", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'pixwizard' has no attribute {name!r}")

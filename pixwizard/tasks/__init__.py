@@ -1,0 +1,1 @@
+"""Task catalogue, instruction templates and routing, input preparation and typed outputs (Tasks issue)."""
