@@ -1,6 +1,8 @@
-"""PixWizard agents that plan and run multi-step image workflows (remove, replace or add an object; restore then analyse) over the tools. Filled by a later issue.
+"""PixWizard agents: plan and run multi-step image workflows over the tools.
 
-This folder sits at the repository root and is installed as ``pixwizard.agents``; import it only by that name.
+Workflows such as remove, replace or add an object, or restore then analyse, are added by a later issue.
+This folder sits at the repository root and is installed as ``pixwizard.agents``; import it only by that
+name.
 """
 
 if __name__ != "pixwizard.agents":

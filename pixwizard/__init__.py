@@ -1,5 +1,7 @@
-"""PixWizard: one instruction-following image model for restoration, grounding, dense prediction, editing,
-controllable generation, inpainting, outpainting and text-to-image.
+"""PixWizard: one instruction-following image model, as a library, tools, an MCP server and a CLI.
+
+The model restores, grounds, segments, estimates depth and normals, edits, generates under control,
+inpaints, outpaints and draws from text, all from free-form instructions.
 
 Importing this package is cheap: heavy modules (torch, diffusers) load only when a name that needs them is
 used, so `import pixwizard.tools` and listing tools stay fast.

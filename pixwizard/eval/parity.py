@@ -99,13 +99,20 @@ def _run_case(model: PixWizardTransformer, case: dict[str, Tensor]) -> list[tupl
     conds = (case["input_clip_x"], case["cap_feats"], case["cap_mask"], case["cap_pooled_feats"])
     options = {}
     if "scale_factor" in kw:
-        options.update(rope_scale=float(kw["scale_factor"]), rope_watershed=float(kw.get("scale_watershed", 1.0)))
+        options.update(
+            rope_scale=float(kw["scale_factor"]), rope_watershed=float(kw.get("scale_watershed", 1.0))
+        )
     if bool(kw.get("proportional_attn", 0.0)):
         options.update(proportional_attn=True, base_seqlen=int(kw["base_seqlen"]))
     if "text_cfg_scale" in kw:
         out = model.forward_with_cfg(
-            case["x"], case["t"], case["input_x"], *conds,
-            text_cfg_scale=float(kw["text_cfg_scale"]), image_cfg_scale=float(kw["image_cfg_scale"]), **options,
+            case["x"],
+            case["t"],
+            case["input_x"],
+            *conds,
+            text_cfg_scale=float(kw["text_cfg_scale"]),
+            image_cfg_scale=float(kw["image_cfg_scale"]),
+            **options,
         )
         return [(out, case["out"])]
     if "x" in case:
@@ -123,7 +130,9 @@ def _check_manifest(path: Path) -> str | None:
     if match is None:
         return "file name is not manifest_<preset>[_noqknorm].json"
     manifest = json.loads(path.read_text())
-    args = official_preset(match["preset"], qk_norm=not match["noqk"], cap_feat_dim=2048, cap_clip_feat_dim=768)
+    args = official_preset(
+        match["preset"], qk_norm=not match["noqk"], cap_feat_dim=2048, cap_clip_feat_dim=768
+    )
     with torch.device("meta"):
         model = PixWizardTransformer(**args)
     ours = {key: list(value.shape) for key, value in model.state_dict().items()}

@@ -116,9 +116,12 @@ class FeedForward(nn.Module):
 # --------------------------------------------------------------------------------------------------------
 
 
-def rope_frequencies(head_dim: int, theta: float = 10000.0, ntk_factor: float = 1.0, linear_factor: float = 1.0) -> Tensor:
-    """Base frequencies ``f_k = (θ·ntk)^(-4k/Dh) / linear`` for ``k = 0 … Dh/4 − 1``, in float32 as the
-    released model computes them.
+def rope_frequencies(
+    head_dim: int, theta: float = 10000.0, ntk_factor: float = 1.0, linear_factor: float = 1.0
+) -> Tensor:
+    """Base frequencies ``f_k = (θ·ntk)^(-4k/Dh) / linear`` for ``k = 0 … Dh/4 − 1``, in float32.
+
+    Float32, as the released model computes them.
 
     Args:
         head_dim: ``Dh``; must be a multiple of 4 (two axes × complex pairs).
@@ -167,7 +170,13 @@ def rope_table(
 
 
 def _build_rope_table(
-    grid_h: int, grid_w: int, head_dim: int, theta: float, ntk_factor: float, linear_factor: float, device: torch.device
+    grid_h: int,
+    grid_w: int,
+    head_dim: int,
+    theta: float,
+    ntk_factor: float,
+    linear_factor: float,
+    device: torch.device,
 ) -> tuple[Tensor, Tensor]:
     freqs = rope_frequencies(head_dim, theta, ntk_factor, linear_factor)
     rows = torch.outer(torch.arange(grid_h, dtype=torch.float32), freqs)  # (gh, Dh/4)
@@ -194,3 +203,22 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     cos, sin = cos[:, :, None], sin[:, :, None]
     rotated = torch.stack([real * cos - imag * sin, real * sin + imag * cos], dim=-1)
     return rotated.flatten(-2).type_as(x)
+
+
+def check_shape(name: str, tensor: Tensor, expected: tuple[int | None, ...]) -> None:
+    """Raise a ValueError naming ``name`` unless ``tensor`` has ``expected`` shape (None matches any size).
+
+    Args:
+        name: Argument name for the message.
+        tensor: The tensor to check.
+        expected: One entry per axis; None accepts any size.
+
+    Raises:
+        ValueError: On a rank or size mismatch.
+    """
+    shape = tuple(tensor.shape)
+    if len(shape) != len(expected) or any(
+        e is not None and e != s for e, s in zip(expected, shape, strict=False)
+    ):
+        wanted = ", ".join("*" if e is None else str(e) for e in expected)
+        raise ValueError(f"{name} must have shape ({wanted}), got {shape}")

@@ -49,8 +49,9 @@ def importance_logits(
     return out_conv(torch.cat([local, glob], dim=-1)).squeeze(-1)
 
 
-def gumbel_noise(shape: tuple[int, ...], *, generator: torch.Generator | None, device: torch.device,
-                 dtype: torch.dtype) -> Tensor:
+def gumbel_noise(
+    shape: tuple[int, ...], *, generator: torch.Generator | None, device: torch.device, dtype: torch.dtype
+) -> Tensor:
     """Standard Gumbel noise ``−log(E)``, ``E ~ Exp(1)``.
 
     Args:
@@ -66,8 +67,9 @@ def gumbel_noise(shape: tuple[int, ...], *, generator: torch.Generator | None, d
     return (-exp.log()).to(dtype)
 
 
-def select_tokens(tokens: Tensor, logits: Tensor, k: int, *, noise: Tensor | None = None,
-                  tau: float = GUMBEL_TAU) -> Tensor:
+def select_tokens(
+    tokens: Tensor, logits: Tensor, k: int, *, noise: Tensor | None = None, tau: float = GUMBEL_TAU
+) -> Tensor:
     """Keep ``k`` tokens per item in raster order.
 
     Args:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from diffusers import ConfigMixin, ModelMixin
@@ -29,185 +28,19 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from pixwizard.errors import ConfigError
-from pixwizard.model.attention import attention
+from pixwizard.model.blocks import Conditions, CrossKV, FinalLayer, PixWizardBlock
 from pixwizard.model.guidance import OFFICIAL_GUIDED_CHANNELS, guide
-from pixwizard.model.layers import (
-    FeedForward,
-    RMSNorm,
-    TimestepEmbedder,
-    apply_rope,
-    ffn_hidden_dim,
-    modulate,
-    rope_table,
-)
-from pixwizard.model.token_sampler import TokenSelection, gumbel_noise, importance_logits, select_tokens
+from pixwizard.model.layers import RMSNorm, TimestepEmbedder, check_shape, ffn_hidden_dim, rope_table
+from pixwizard.model.token_sampler import TokenSelection, gumbel_noise
 
 Latents = Tensor | Sequence[Tensor]
 
-
-@dataclass
-class CrossKV:
-    """Keys and values of one block's two cross-attentions (image tokens, text tokens)."""
-
-    image_k: Tensor  # (B, K, Hkv, Dh)
-    image_v: Tensor  # (B, K, Hkv, Dh)
-    text_k: Tensor  # (B, Lt, Hkv, Dh)
-    text_v: Tensor  # (B, Lt, Hkv, Dh)
-    text_mask: Tensor  # (B, Lt) bool
-
-
-@dataclass
-class Conditions:
-    """Everything about a batch that does not change between sampling steps.
-
-    Built by `PixWizardTransformer.prepare_conditions`. ``cross`` holds each block's cross-attention keys
-    and values when they were computed up front; it is None under gradient checkpointing, where each
-    block recomputes its own inside the checkpoint to save memory.
-    """
-
-    static_c: Tensor  # (B, Dc) task embedding + global CLIP embedding
-    task_emb: Tensor  # (B, Dc)
-    clip_tokens: Tensor  # (B, N, Ci), zero for no-image items
-    cap_feats: Tensor  # (B, Lt, Ccap)
-    cap_mask: Tensor  # (B, Lt) bool
-    noise: Tensor | None  # (n_layers, B, N) Gumbel noise, None for deterministic top-k
-    cross: list[CrossKV] | None
+__all__ = ["Conditions", "CrossKV", "Latents", "PixWizardTransformer"]
 
 
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(message)
-
-
-class Attention(nn.Module):
-    """Self-attention plus gated image and text cross-attention, summed per head before ``wo``."""
-
-    def __init__(self, dim: int, n_heads: int, n_kv_heads: int, qk_norm: bool, cap_feat_dim: int):
-        super().__init__()
-        self.n_heads, self.n_kv_heads, self.head_dim = n_heads, n_kv_heads, dim // n_heads
-        kv_dim = n_kv_heads * self.head_dim
-        self.gate_for_ii = nn.Parameter(torch.zeros(n_heads))
-        self.gate = nn.Parameter(torch.zeros(n_heads))
-        self.wq = nn.Linear(dim, dim, bias=False)
-        self.wk = nn.Linear(dim, kv_dim, bias=False)
-        self.wv = nn.Linear(dim, kv_dim, bias=False)
-        self.wk_ii = nn.Linear(dim, kv_dim, bias=False)
-        self.wv_ii = nn.Linear(dim, kv_dim, bias=False)
-        self.wk_y = nn.Linear(cap_feat_dim, kv_dim, bias=False)
-        self.wv_y = nn.Linear(cap_feat_dim, kv_dim, bias=False)
-        self.wo = nn.Linear(dim, dim, bias=False)
-        norm = (lambda width: nn.LayerNorm(width)) if qk_norm else (lambda width: nn.Identity())
-        # Full-width LayerNorms before the head split, default eps (not norm_eps), as in the checkpoint.
-        self.q_norm, self.k_norm = norm(dim), norm(kv_dim)
-        self.kii_norm, self.ky_norm = norm(kv_dim), norm(kv_dim)
-
-    def _heads(self, x: Tensor) -> Tensor:
-        return rearrange(x, "b l (h d) -> b l h d", d=self.head_dim)
-
-    def image_kv(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
-        """Keys and values ``(B, K, Hkv, Dh)`` of normed selected image tokens ``(B, K, D)``."""
-        return self._heads(self.kii_norm(self.wk_ii(tokens))), self._heads(self.wv_ii(tokens))
-
-    def text_kv(self, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Keys and values ``(B, Lt, Hkv, Dh)`` of normed text features ``(B, Lt, Ccap)``."""
-        return self._heads(self.ky_norm(self.wk_y(y))), self._heads(self.wv_y(y))
-
-    def forward(
-        self, a: Tensor, rope: tuple[Tensor, Tensor], mask: Tensor | None, scale: Tensor | None, cross: CrossKV
-    ) -> Tensor:
-        """Attend from tokens ``a`` ``(B, L, D)``; returns ``(B, L, D)``."""
-        q = apply_rope(self._heads(self.q_norm(self.wq(a))), *rope)  # (B, L, Hd, Dh)
-        k = apply_rope(self._heads(self.k_norm(self.wk(a))), *rope)  # (B, L, Hkv, Dh)
-        v = self._heads(self.wv(a))
-        out = attention(q, k, v, key_mask=mask, scale=scale)
-        # The cross branches use the same rotated queries against un-rotated keys, at scale 1/√Dh.
-        image = attention(q, cross.image_k, cross.image_v)
-        text = attention(q, cross.text_k, cross.text_v, key_mask=cross.text_mask)
-        out = out + image * torch.tanh(self.gate_for_ii)[:, None] + text * torch.tanh(self.gate)[:, None]
-        return self.wo(out.flatten(2))
-
-
-class PixWizardBlock(nn.Module):
-    """Token sampler → sandwich-normed attention → sandwich-normed SwiGLU, modulated by ``c``."""
-
-    def __init__(
-        self,
-        dim: int,
-        n_heads: int,
-        n_kv_heads: int,
-        ffn_dim: int,
-        norm_eps: float,
-        qk_norm: bool,
-        cap_feat_dim: int,
-        cond_dim: int,
-        image_token_dim: int,
-        sample_tokens: int,
-    ):
-        super().__init__()
-        self.sample_tokens = sample_tokens
-        self.attention = Attention(dim, n_heads, n_kv_heads, qk_norm, cap_feat_dim)
-        self.feed_forward = FeedForward(dim, ffn_dim)
-        self.attention_norm1 = RMSNorm(dim, norm_eps)
-        self.ffn_norm1 = RMSNorm(dim, norm_eps)
-        self.attention_norm2 = RMSNorm(dim, norm_eps)
-        self.ffn_norm2 = RMSNorm(dim, norm_eps)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 4 * dim))
-        self.attention_y_norm = RMSNorm(cap_feat_dim, norm_eps)
-        # Token sampler (task-aware selection of CLIP image tokens).
-        self.y_pool_proj = nn.Linear(cond_dim, dim, bias=False)
-        self.input_image_proj = nn.Linear(image_token_dim, dim, bias=False)
-        self.attention_input_norm = RMSNorm(dim, norm_eps)
-        self.in_conv = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU())
-        self.out_conv = nn.Sequential(
-            nn.Linear(dim, dim // 2), nn.GELU(), nn.Linear(dim // 2, dim // 4), nn.GELU(), nn.Linear(dim // 4, 1)
-        )
-
-    def importance(self, clip_tokens: Tensor, task_emb: Tensor) -> tuple[Tensor, Tensor]:
-        """Projected CLIP tokens ``(B, N, D)`` and their importance logits ``(B, N)``."""
-        projected = self.input_image_proj(clip_tokens)
-        return projected, importance_logits(projected, task_emb, self.y_pool_proj, self.in_conv, self.out_conv)
-
-    def cross_kv(self, cond: Conditions, noise: Tensor | None) -> CrossKV:
-        """Select this block's image tokens and compute both cross-attentions' keys and values."""
-        projected, logits = self.importance(cond.clip_tokens, cond.task_emb)
-        selected = self.attention_input_norm(select_tokens(projected, logits, self.sample_tokens, noise=noise))
-        image_k, image_v = self.attention.image_kv(selected)
-        text_k, text_v = self.attention.text_kv(self.attention_y_norm(cond.cap_feats))
-        return CrossKV(image_k, image_v, text_k, text_v, cond.cap_mask)
-
-    def forward(
-        self,
-        x: Tensor,
-        c: Tensor,
-        rope: tuple[Tensor, Tensor],
-        mask: Tensor | None,
-        scale: Tensor | None,
-        cross: CrossKV | None,
-        cond: Conditions,
-        noise: Tensor | None,
-    ) -> Tensor:
-        """Update tokens ``x`` ``(B, L, D)`` under conditioning ``c`` ``(B, Dc)``."""
-        if cross is None:
-            cross = self.cross_kv(cond, noise)
-        scale_msa, gate_msa, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(4, dim=-1)
-        a = modulate(self.attention_norm1(x), scale_msa)
-        x = x + torch.tanh(gate_msa).unsqueeze(1) * self.attention_norm2(self.attention(a, rope, mask, scale, cross))
-        u = modulate(self.ffn_norm1(x), scale_mlp)
-        return x + torch.tanh(gate_mlp).unsqueeze(1) * self.ffn_norm2(self.feed_forward(u))
-
-
-class FinalLayer(nn.Module):
-    """Non-affine LayerNorm (eps 1e-6), scale-only modulation, linear projection to patch outputs."""
-
-    def __init__(self, dim: int, out_features: int, cond_dim: int):
-        super().__init__()
-        self.norm_final = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.linear = nn.Linear(dim, out_features)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, dim))
-
-    def forward(self, x: Tensor, c: Tensor) -> Tensor:
-        """Project tokens ``(B, L, D)`` to ``(B, L, p·p·C_out)``."""
-        return self.linear(modulate(self.norm_final(x), self.adaLN_modulation(c)))
 
 
 class PixWizardTransformer(ModelMixin, ConfigMixin):
@@ -260,7 +93,9 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
         if dim % n_heads or n_heads % n_kv_heads:
-            raise ConfigError(f"dim={dim} must divide into n_heads={n_heads}, and n_heads into n_kv_heads={n_kv_heads}")
+            raise ConfigError(
+                f"dim={dim} must divide into n_heads={n_heads}, and n_heads into n_kv_heads={n_kv_heads}"
+            )
         if (dim // n_heads) % 4:
             raise ConfigError(f"head dim {dim // n_heads} must be a multiple of 4 for 2-D RoPE")
         self.gradient_checkpointing = False
@@ -271,14 +106,26 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         self.pad_token = nn.Parameter(torch.empty(dim))
         self.x_embedder = nn.Linear(patch_size * patch_size * 2 * in_channels, dim)
         self.t_embedder = TimestepEmbedder(cond_dim)
-        self.task_embedder = nn.Sequential(nn.LayerNorm(cap_clip_feat_dim), nn.Linear(cap_clip_feat_dim, cond_dim))
+        self.task_embedder = nn.Sequential(
+            nn.LayerNorm(cap_clip_feat_dim), nn.Linear(cap_clip_feat_dim, cond_dim)
+        )
         self.global_semantic_embedder = nn.Sequential(
             nn.LayerNorm(image_token_dim), nn.Linear(image_token_dim, cond_dim)
         )
         ffn_dim = ffn_hidden_dim(dim, multiple_of, ffn_dim_multiplier)
         self.layers = nn.ModuleList(
-            PixWizardBlock(dim, n_heads, n_kv_heads, ffn_dim, norm_eps, qk_norm, cap_feat_dim, cond_dim,
-                           image_token_dim, sample_tokens)
+            PixWizardBlock(
+                dim,
+                n_heads,
+                n_kv_heads,
+                ffn_dim,
+                norm_eps,
+                qk_norm,
+                cap_feat_dim,
+                cond_dim,
+                image_token_dim,
+                sample_tokens,
+            )
             for _ in range(n_layers)
         )
         self.final_layer = FinalLayer(dim, patch_size * patch_size * out_channels, cond_dim)
@@ -298,9 +145,21 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             nn.init.zeros_(embedder[1].bias)
         for block in self.layers:
             attn = block.attention
-            for linear in (attn.wq, attn.wk, attn.wv, attn.wk_ii, attn.wv_ii, attn.wk_y, attn.wv_y, attn.wo,
-                           block.feed_forward.w1, block.feed_forward.w2, block.feed_forward.w3,
-                           block.y_pool_proj, block.input_image_proj):
+            for linear in (
+                attn.wq,
+                attn.wk,
+                attn.wv,
+                attn.wk_ii,
+                attn.wv_ii,
+                attn.wk_y,
+                attn.wv_y,
+                attn.wo,
+                block.feed_forward.w1,
+                block.feed_forward.w2,
+                block.feed_forward.w3,
+                block.y_pool_proj,
+                block.input_image_proj,
+            ):
                 nn.init.xavier_uniform_(linear.weight)
             nn.init.zeros_(attn.gate_for_ii)
             nn.init.zeros_(attn.gate)
@@ -308,6 +167,29 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             nn.init.zeros_(block.adaLN_modulation[1].bias)
         for param in self.final_layer.parameters():
             nn.init.zeros_(param)
+
+    @torch.no_grad()
+    def randomize_(self, seed: int = 0, std: float = 0.02) -> PixWizardTransformer:
+        """Draw every parameter at random so that every path changes the output (tiny test models).
+
+        The from-scratch recipe zeroes gates, adaLN and the final layer, which makes a fresh model's
+        output constant; tests and the built-in ``tiny-random`` model need all paths live. Norm weights
+        become ``1 + noise``, everything else ``noise``.
+
+        Args:
+            seed: Seed of the draw (a CPU generator; the result does not depend on the device).
+            std: Standard deviation of the noise.
+
+        Returns:
+            The model itself.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        for param in self.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * std)
+        for module in self.modules():
+            if isinstance(module, (RMSNorm, nn.LayerNorm)) and module.weight is not None:
+                module.weight.add_(1.0)
+        return self
 
     # ----------------------------------------------------------------------------------------------------
     # Conditions (once per call)
@@ -341,31 +223,30 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         """
         cfg = self.config
         batch = input_clip_x.shape[0]
-        _check(input_clip_x.ndim == 3 and input_clip_x.shape[-1] == cfg.image_token_dim,
-               f"input_clip_x must be (B, N, {cfg.image_token_dim}), got {tuple(input_clip_x.shape)}")
-        _check(input_clip_x.shape[1] >= cfg.sample_tokens,
-               f"{input_clip_x.shape[1]} CLIP tokens given, the model keeps {cfg.sample_tokens}")
-        _check(cap_feats.ndim == 3 and cap_feats.shape[0] == batch and cap_feats.shape[-1] == cfg.cap_feat_dim,
-               f"cap_feats must be ({batch}, Lt, {cfg.cap_feat_dim}), got {tuple(cap_feats.shape)}")
-        _check(tuple(cap_mask.shape) == tuple(cap_feats.shape[:2]),
-               f"cap_mask must be {tuple(cap_feats.shape[:2])}, got {tuple(cap_mask.shape)}")
-        _check(tuple(cap_pooled_feats.shape) == (batch, cfg.cap_clip_feat_dim),
-               f"cap_pooled_feats must be ({batch}, {cfg.cap_clip_feat_dim}), got {tuple(cap_pooled_feats.shape)}")
+        check_shape("input_clip_x", input_clip_x, (batch, None, cfg.image_token_dim))
+        kept, given = cfg.sample_tokens, input_clip_x.shape[1]
+        _check(given >= kept, f"the model keeps {kept} CLIP tokens per image but input_clip_x has {given}")
+        check_shape("cap_feats", cap_feats, (batch, None, cfg.cap_feat_dim))
+        check_shape("cap_mask", cap_mask, tuple(cap_feats.shape[:2]))
+        check_shape("cap_pooled_feats", cap_pooled_feats, (batch, cfg.cap_clip_feat_dim))
         dtype = self.dtype
         clip = input_clip_x.to(dtype)
         if no_image is not None:
-            _check(tuple(no_image.shape) == (batch,), f"no_image must be ({batch},), got {tuple(no_image.shape)}")
-            clip = torch.where(no_image.to(clip.device, torch.bool)[:, None, None], torch.zeros_like(clip), clip)
+            check_shape("no_image", no_image, (batch,))
+            flags = no_image.to(clip.device, torch.bool)[:, None, None]
+            clip = torch.where(flags, torch.zeros_like(clip), clip)
         task_emb = self.task_embedder(cap_pooled_feats.to(dtype))  # (B, Dc)
         static_c = task_emb + self.global_semantic_embedder(clip.mean(dim=1))  # (B, Dc)
         noise = None
         if TokenSelection(token_selection) is TokenSelection.GUMBEL:
-            noise = gumbel_noise((len(self.layers), batch, clip.shape[1]), generator=generator,
-                                 device=clip.device, dtype=dtype)
+            noise = gumbel_noise(
+                (len(self.layers), batch, clip.shape[1]), generator=generator, device=clip.device, dtype=dtype
+            )
         cond = Conditions(static_c, task_emb, clip, cap_feats.to(dtype), cap_mask.bool(), noise, None)
         if not (self.gradient_checkpointing and torch.is_grad_enabled()):
             cond.cross = [
-                block.cross_kv(cond, None if noise is None else noise[i]) for i, block in enumerate(self.layers)
+                block.cross_kv(cond, None if noise is None else noise[i])
+                for i, block in enumerate(self.layers)
             ]
         return cond
 
@@ -414,12 +295,23 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             Velocities shaped like ``x`` (a tensor, or a list for a list input).
         """
         cond = self.prepare_conditions(
-            input_clip_x, cap_feats, cap_mask, cap_pooled_feats,
-            no_image=no_image, token_selection=token_selection, generator=generator,
+            input_clip_x,
+            cap_feats,
+            cap_mask,
+            cap_pooled_feats,
+            no_image=no_image,
+            token_selection=token_selection,
+            generator=generator,
         )
         return self.forward_prepared(
-            x, t, input_x, cond, rope_scale=rope_scale, rope_watershed=rope_watershed,
-            proportional_attn=proportional_attn, base_seqlen=base_seqlen,
+            x,
+            t,
+            input_x,
+            cond,
+            rope_scale=rope_scale,
+            rope_watershed=rope_watershed,
+            proportional_attn=proportional_attn,
+            base_seqlen=base_seqlen,
         )
 
     def forward_prepared(
@@ -450,7 +342,9 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             cross = None if cond.cross is None else cond.cross[i]
             noise = None if cond.noise is None else cond.noise[i]
             if self.gradient_checkpointing and torch.is_grad_enabled():
-                tokens = self._gradient_checkpointing_func(block, tokens, c, rope, mask, scale, cross, cond, noise)
+                tokens = self._gradient_checkpointing_func(
+                    block, tokens, c, rope, mask, scale, cross, cond, noise
+                )
             else:
                 tokens = block(tokens, c, rope, mask, scale, cross, cond, noise)
 
@@ -501,8 +395,17 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         n = x.shape[0] // 3
         if no_image is None:
             no_image = torch.arange(3 * n, device=x.device) >= 2 * n
-        out = self(x[:n].repeat(3, 1, 1, 1), t, input_x, input_clip_x, cap_feats, cap_mask, cap_pooled_feats,
-                   no_image=no_image, **kwargs)
+        out = self(
+            x[:n].repeat(3, 1, 1, 1),
+            t,
+            input_x,
+            input_clip_x,
+            cap_feats,
+            cap_mask,
+            cap_pooled_feats,
+            no_image=no_image,
+            **kwargs,
+        )
         v_cond, v_image, v_uncond = out.chunk(3)
         guided = guide(v_cond, v_image, v_uncond, text_cfg_scale, image_cfg_scale, None)
         channels = out.shape[1] if guidance_channels is None else min(guidance_channels, out.shape[1])
@@ -519,21 +422,30 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         p, channels = self.config.patch_size, self.config.in_channels
         dtype = self.dtype
         if isinstance(x, Tensor):
-            _check(x.ndim == 4 and x.shape[0] == batch and x.shape[1] == channels,
-                   f"x must be ({batch}, {channels}, H, W), got {tuple(x.shape)}")
-            _check(isinstance(input_x, Tensor) and input_x.shape == x.shape,
-                   f"input_x must match x {tuple(x.shape)}")
+            _check(
+                x.ndim == 4 and x.shape[0] == batch and x.shape[1] == channels,
+                f"x must be ({batch}, {channels}, H, W), got {tuple(x.shape)}",
+            )
+            _check(
+                isinstance(input_x, Tensor) and input_x.shape == x.shape,
+                f"input_x must match x {tuple(x.shape)}",
+            )
             _check(x.shape[2] % p == 0 and x.shape[3] % p == 0, f"latent size must be divisible by {p}")
-            patches = rearrange(torch.cat([x, input_x], dim=1).to(dtype), "b c (h p1) (w p2) -> b (h w) (c p1 p2)",
-                                p1=p, p2=p)
+            patches = rearrange(
+                torch.cat([x, input_x], dim=1).to(dtype), "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p
+            )
             return self.x_embedder(patches), None, [(x.shape[2] // p, x.shape[3] // p)] * batch
         _check(len(x) == batch and len(input_x) == batch, f"x and input_x must hold {batch} latents each")
         items, sizes = [], []
         for xi, ci in zip(x, input_x, strict=True):
-            _check(xi.ndim == 3 and xi.shape[0] == channels and ci.shape == xi.shape,
-                   f"each latent must be ({channels}, H, W) with a matching condition, got {tuple(xi.shape)}")
+            _check(
+                xi.ndim == 3 and xi.shape[0] == channels and ci.shape == xi.shape,
+                f"each latent must be ({channels}, H, W) with a matching condition, got {tuple(xi.shape)}",
+            )
             _check(xi.shape[1] % p == 0 and xi.shape[2] % p == 0, f"latent size must be divisible by {p}")
-            items.append(rearrange(torch.cat([xi, ci]).to(dtype), "c (h p1) (w p2) -> (h w) (c p1 p2)", p1=p, p2=p))
+            items.append(
+                rearrange(torch.cat([xi, ci]).to(dtype), "c (h p1) (w p2) -> (h w) (c p1 p2)", p1=p, p2=p)
+            )
             sizes.append((xi.shape[1] // p, xi.shape[2] // p))
         patches = nn.utils.rnn.pad_sequence(items, batch_first=True)  # (B, L, p·p·2C)
         lengths = torch.tensor([len(item) for item in items], device=patches.device)
@@ -541,8 +453,15 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         tokens = torch.where(mask[..., None], self.x_embedder(patches), self.pad_token.to(dtype))
         return tokens, (None if bool(mask.all()) else mask), sizes
 
-    def _rope(self, sizes: list, seq_len: int, t: Tensor, rope_scale: float | None, watershed: float,
-              device: torch.device) -> tuple[Tensor, Tensor]:
+    def _rope(
+        self,
+        sizes: list,
+        seq_len: int,
+        t: Tensor,
+        rope_scale: float | None,
+        watershed: float,
+        device: torch.device,
+    ) -> tuple[Tensor, Tensor]:
         """Per-item RoPE cos/sin ``(B, L, Dh/2)``; padding rows repeat the item's last position."""
         batch = len(sizes)
         if rope_scale is None:
@@ -553,7 +472,10 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             # The scaling mode depends on each item's time: a host sync, paid only when extrapolating.
             modes = [(1.0, rope_scale) if ti < watershed else (rope_scale, 1.0) for ti in t.tolist()]
         theta = float(self.config.rope_theta)
-        tables = [rope_table(h, w, self.head_dim, theta, ntk, lin, device) for (h, w), (ntk, lin) in zip(sizes, modes)]
+        tables = [
+            rope_table(h, w, self.head_dim, theta, ntk, lin, device)
+            for (h, w), (ntk, lin) in zip(sizes, modes, strict=True)
+        ]
         if all(size == sizes[0] for size in sizes) and all(mode == modes[0] for mode in modes):
             cos, sin = tables[0]
             return cos.expand(batch, -1, -1), sin.expand(batch, -1, -1)

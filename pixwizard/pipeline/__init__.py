@@ -1,1 +1,1 @@
-"""Inference pipeline: encoders, flow-matching samplers, guidance and any-resolution sampling (Inference pipeline issue)."""
+"""Inference pipeline: encoders, flow-matching samplers, guidance and any-resolution sampling."""

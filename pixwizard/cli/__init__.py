@@ -1,0 +1,40 @@
+"""The ``pixwizard`` command line: thin Typer commands over library functions.
+
+Commands import their heavy dependencies inside the function body, so ``pixwizard --help`` is fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pixwizard import __version__
+from pixwizard.cli import eval as eval_cli
+from pixwizard.cli import models as models_cli
+
+app = typer.Typer(
+    name="pixwizard",
+    help="PixWizard: one instruction-following image model as tools, an MCP server and a library.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pixwizard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """PixWizard command line."""
+
+
+app.command("convert-checkpoint", rich_help_panel="Models")(models_cli.convert_checkpoint)
+app.command("parity", rich_help_panel="Evaluation")(eval_cli.parity)
