@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from pixwizard.errors import PixWizardError
 from pixwizard.eval.parity import run_parity
 
 
@@ -19,7 +20,11 @@ def main(argv: list[str]) -> int:
         return 2
     ok = True
     for folder in argv:
-        ok = run_parity(folder).ok and ok
+        try:
+            ok = run_parity(folder).ok and ok
+        except PixWizardError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            ok = False
     return 0 if ok else 1
 
 

@@ -25,10 +25,22 @@ from pixwizard.model.transformer import PixWizardTransformer
 
 TOLERANCE = 1e-5
 _CONSTRUCTOR_KEYS = {
-    "patch_size", "in_channels", "dim", "n_layers", "n_heads", "n_kv_heads", "multiple_of",
-    "ffn_dim_multiplier", "norm_eps", "learn_sigma", "qk_norm", "cap_feat_dim", "cap_clip_feat_dim",
-    "sample_tokens", "scale_factor",
-}  # fmt: skip
+    "patch_size",
+    "in_channels",
+    "dim",
+    "n_layers",
+    "n_heads",
+    "n_kv_heads",
+    "multiple_of",
+    "ffn_dim_multiplier",
+    "norm_eps",
+    "learn_sigma",
+    "qk_norm",
+    "cap_feat_dim",
+    "cap_clip_feat_dim",
+    "sample_tokens",
+    "scale_factor",
+}
 _MANIFEST_NAME = re.compile(r"^manifest_(?P<preset>.+?)(?P<noqk>_noqknorm)?\.json$")
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
@@ -242,6 +243,16 @@ def convert_official_checkpoint(
     return dst
 
 
+_SAFETENSORS_DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
+
+
+def stored_dtype(path: str | Path) -> torch.dtype:
+    """The dtype of the first tensor of a safetensors file (diffusers would otherwise upcast to float32)."""
+    with safe_open(str(path), "pt") as f:
+        name = f.get_slice(next(iter(f.keys()))).get_dtype()
+    return _SAFETENSORS_DTYPES.get(name, torch.float32)
+
+
 def load_transformer(
     path: str | Path, *, dtype: torch.dtype | None = None, ema: bool = True
 ) -> PixWizardTransformer:
@@ -262,8 +273,9 @@ def load_transformer(
     if is_official_folder(path):
         return load_official(path, ema=ema, dtype=dtype)
     if (path / "config.json").is_file() and (path / WEIGHTS_NAME).is_file():
-        kwargs = {} if dtype is None else {"dtype": dtype}
-        return PixWizardTransformer.from_pretrained(path, **kwargs).eval()
+        return PixWizardTransformer.from_pretrained(
+            path, dtype=dtype or stored_dtype(path / WEIGHTS_NAME)
+        ).eval()
     raise CheckpointError(
         f"{path} holds no PixWizard transformer: expected config.json + {WEIGHTS_NAME} "
         f"(from `pixwizard convert-checkpoint`) or the authors' {OFFICIAL_EMA_WEIGHTS} / {OFFICIAL_WEIGHTS}"
