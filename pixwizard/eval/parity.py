@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from pixwizard.errors import CheckpointError, ConfigError
+from pixwizard.model.checkpoint import infer_config
 from pixwizard.model.config import official_preset
 from pixwizard.model.transformer import PixWizardTransformer
 
@@ -41,6 +42,8 @@ _CONSTRUCTOR_KEYS = {
     "sample_tokens",
     "scale_factor",
 }
+# Defaults of the official constructor for the arguments that tensor shapes cannot reveal.
+_OFFICIAL_DEFAULTS = {"norm_eps": 1e-5, "sample_tokens": 256, "scale_factor": 1.0}
 _MANIFEST_NAME = re.compile(r"^manifest_(?P<preset>.+?)(?P<noqk>_noqknorm)?\.json$")
 
 
@@ -97,10 +100,10 @@ def model_from_fixture(folder: Path) -> tuple[PixWizardTransformer, dict[str, Te
         raise ConfigError(f"{folder / 'tiny.json'}: unknown constructor arguments {sorted(unknown)}")
     tensors = load_file(str(folder / "tiny.safetensors"))
     state = {key.removeprefix("model."): value for key, value in tensors.items() if key.startswith("model.")}
-    clip = next((v for k, v in tensors.items() if k.endswith(".input_clip_x")), None)
-    config.setdefault("qk_norm", False)  # the official constructor's default
-    config.setdefault("n_kv_heads", None)
-    model = PixWizardTransformer(**config, image_token_dim=1024 if clip is None else clip.shape[-1])
+    # A key the fixture leaves out takes the official constructor's default where shapes cannot tell
+    # (norm_eps, sample_tokens, scale_factor), and is read off the weights otherwise.
+    config = {**_OFFICIAL_DEFAULTS, **infer_config(state), **config}
+    model = PixWizardTransformer(**config)
     model.load_state_dict(state, strict=True)
     return model.eval(), {k: v for k, v in tensors.items() if k.startswith("case.")}
 

@@ -63,3 +63,22 @@ def test_not_a_parity_folder(tmp_path):
     result = _check(tmp_path)
     assert result.returncode != 0
     assert "not a parity folder" in result.stderr
+
+
+def test_a_fixture_that_omits_constructor_arguments_still_builds(tmp_path):
+    folder = tmp_path / "sparse"
+    shutil.copytree(FIXTURES / "official_parity_mha", folder)
+    meta = json.loads((folder / "tiny.json").read_text())
+    for key in (
+        "dim",
+        "n_kv_heads",
+        "multiple_of",
+        "ffn_dim_multiplier",
+        "cap_feat_dim",
+        "cap_clip_feat_dim",
+    ):
+        meta["config"].pop(key)  # shapes tell these; the checker must read them off the weights
+    (folder / "tiny.json").write_text(json.dumps(meta))
+    result = _check(folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "parity: 6/6 cases within 1e-05, manifests 0/0"
