@@ -1,0 +1,162 @@
+"""The four frozen encoders of PixWizard, each a thin wrapper over a real library class.
+
+- `GemmaTextEncoder`: Gemma-2B features, ``hidden_states[-2]`` (the penultimate layer, before the final
+  norm), BOS and no EOS, right padding to a multiple of 8, at most 256 tokens, with the attention mask.
+- `ClipTextEncoder`: CLIP-L text, 77 tokens, the projected EOS embedding (``text_embeds``), not
+  normalised: the task embedding's input.
+- `ClipImageEncoder`: CLIP-L/14-336 vision tokens ``last_hidden_state[:, 1:]`` (no post-norm, CLS
+  dropped), after the authors' preprocessing: a bicubic squash-resize with ``align_corners=True`` on the
+  [-1, 1] image, then CLIP's mean/std.
+- `VaeCodec`: the SDXL VAE (``AutoencoderKL``) with scale 0.13025; encoding samples the posterior as the
+  authors do, or takes its mean on request.
+
+Facts from ``reference/official-implementation-facts.md`` §2 (Ref: AFeng-x/PixWizard@cb39454:
+sample_pixwizard.py, models/clip/modules.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+GEMMA_MAX_TOKENS = 256
+GEMMA_PAD_MULTIPLE = 8
+CLIP_TEXT_TOKENS = 77
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+SDXL_VAE_SCALE = 0.13025
+
+
+def _device_of(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+@dataclass
+class TextFeatures:
+    """Gemma features and their mask: ``feats (B, Lt, Ccap)``, ``mask (B, Lt)`` (1 for real tokens)."""
+
+    feats: Tensor
+    mask: Tensor
+
+
+class GemmaTextEncoder:
+    """Gemma (``GemmaModel``) + its tokenizer → per-token features for the transformer's text attention.
+
+    Args:
+        model: A ``transformers`` Gemma model (``GemmaModel``; a causal-LM's decoder works too).
+        tokenizer: Its tokenizer; padding side and BOS/EOS handling are set here, not trusted.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.tokenizer.padding_side = "right"
+
+    def tokenize(self, prompts: list[str]) -> dict[str, Tensor]:
+        """Token ids and mask: BOS first, no EOS, right-padded to a multiple of 8, at most 256 tokens."""
+        return self.tokenizer(
+            prompts,
+            padding=True,
+            pad_to_multiple_of=GEMMA_PAD_MULTIPLE,
+            max_length=GEMMA_MAX_TOKENS,
+            truncation=True,
+            add_special_tokens=True,
+            return_tensors="pt",
+        )
+
+    @torch.no_grad()
+    def __call__(self, prompts: list[str]) -> TextFeatures:
+        """Encode prompts to ``hidden_states[-2]`` features and the mask."""
+        tokens = self.tokenize(prompts)
+        device = _device_of(self.model)
+        ids, mask = tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
+        out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        return TextFeatures(out.hidden_states[-2], mask)
+
+
+class ClipTextEncoder:
+    """``CLIPTextModelWithProjection`` + ``CLIPTokenizer`` → the projected EOS embedding (task embedding input).
+
+    Args:
+        model: The CLIP text model with projection.
+        tokenizer: The CLIP tokenizer.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+
+    @torch.no_grad()
+    def __call__(self, prompts: list[str]) -> Tensor:
+        """``(B, projection_dim)`` embeddings of 77-token prompts, unnormalised, no attention mask (as the authors)."""
+        ids = self.tokenizer(
+            prompts, padding="max_length", max_length=CLIP_TEXT_TOKENS, truncation=True, return_tensors="pt"
+        )["input_ids"]
+        return self.model(input_ids=ids.to(_device_of(self.model))).text_embeds
+
+
+class ClipImageEncoder:
+    """``CLIPVisionModel`` → patch tokens ``(B, N, hidden)`` of images in [-1, 1].
+
+    Args:
+        model: The CLIP vision model (CLIP-L/14-336: 576 tokens of width 1024).
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square the images are squashed to."""
+        return self.model.config.image_size
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """The authors' preprocessing of ``(B, 3, H, W)`` images in [-1, 1]; returns CLIP pixel values."""
+        size = self.image_size
+        resized = F.interpolate(
+            images.float(), size=(size, size), mode="bicubic", align_corners=True, antialias=False
+        )
+        mean = torch.tensor(CLIP_MEAN, device=images.device)[None, :, None, None]
+        std = torch.tensor(CLIP_STD, device=images.device)[None, :, None, None]
+        return ((resized + 1) / 2 - mean) / std
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> Tensor:
+        """Patch tokens of the last layer, CLS dropped, no post-norm: ``(B, N, hidden)``."""
+        param = next(self.model.parameters())
+        pixels = self.preprocess(images.to(param.device)).to(param.dtype)
+        return self.model(pixel_values=pixels).last_hidden_state[:, 1:]
+
+
+class VaeCodec:
+    """The VAE between images in [-1, 1] and scaled latents.
+
+    Args:
+        vae: A diffusers ``AutoencoderKL`` (SDXL layout for the released model).
+        scale: Latent scale (SDXL: 0.13025).
+        shift: Latent shift (SDXL: 0).
+    """
+
+    def __init__(self, vae: torch.nn.Module, scale: float = SDXL_VAE_SCALE, shift: float = 0.0):
+        self.vae = vae
+        self.scale = scale
+        self.shift = shift
+
+    @torch.no_grad()
+    def encode(
+        self, images: Tensor, *, generator: torch.Generator | None = None, sample: bool = True
+    ) -> Tensor:
+        """``(B, 3, H, W)`` images in [-1, 1] → ``(B, C, H/8, W/8)`` latents (posterior sample or mean)."""
+        param = next(self.vae.parameters())
+        dist = self.vae.encode(images.to(param.device, param.dtype)).latent_dist
+        latents = dist.sample(generator=generator) if sample else dist.mean
+        return (latents - self.shift) * self.scale
+
+    @torch.no_grad()
+    def decode(self, latents: Tensor) -> Tensor:
+        """Latents → images in [-1, 1] (not clamped)."""
+        param = next(self.vae.parameters())
+        return self.vae.decode(latents.to(param.device, param.dtype) / self.scale + self.shift).sample
