@@ -78,7 +78,7 @@ class GemmaTextEncoder:
 
 
 class ClipTextEncoder:
-    """``CLIPTextModelWithProjection`` + ``CLIPTokenizer`` → the projected EOS embedding (task embedding input).
+    """``CLIPTextModelWithProjection`` + ``CLIPTokenizer`` → projected EOS embedding (the task input).
 
     Args:
         model: The CLIP text model with projection.
@@ -91,7 +91,7 @@ class ClipTextEncoder:
 
     @torch.no_grad()
     def __call__(self, prompts: list[str]) -> Tensor:
-        """``(B, projection_dim)`` embeddings of 77-token prompts, unnormalised, no attention mask (as the authors)."""
+        """``(B, projection_dim)`` embeddings of 77-token prompts: unnormalised, no attention mask."""
         ids = self.tokenizer(
             prompts, padding="max_length", max_length=CLIP_TEXT_TOKENS, truncation=True, return_tensors="pt"
         )["input_ids"]

@@ -66,6 +66,6 @@ def resize_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def tensor_to_pil(images: Tensor) -> list[Image.Image]:
-    """``(B, 3, H, W)`` in [-1, 1] → 8-bit RGB images: ``(x+1)/2``, clamped, ×255, truncated (as the authors)."""
+    """``(B, 3, H, W)`` in [-1, 1] → 8-bit RGB: ``(x+1)/2``, clamped, ×255, truncated (as the authors)."""
     pixels = ((images.float() + 1) / 2).clamp(0, 1).mul(255).to(torch.uint8)
     return [Image.fromarray(p.permute(1, 2, 0).cpu().numpy()) for p in pixels]

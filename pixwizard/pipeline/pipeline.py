@@ -118,13 +118,21 @@ class PixWizardPipeline(DiffusionPipeline):
     ):
         super().__init__()
         self.register_modules(
-            transformer=transformer, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-            clip_text_encoder=clip_text_encoder, clip_tokenizer=clip_tokenizer, clip_image_encoder=clip_image_encoder,
-        )  # fmt: skip
+            transformer=transformer,
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            clip_text_encoder=clip_text_encoder,
+            clip_tokenizer=clip_tokenizer,
+            clip_image_encoder=clip_image_encoder,
+        )
         self.register_to_config(
-            resolution=list(resolution or [768]), vae_scale=vae_scale, vae_shift=vae_shift, model_id=model_id,
+            resolution=list(resolution or [768]),
+            vae_scale=vae_scale,
+            vae_shift=vae_shift,
+            model_id=model_id,
             random_weights=random_weights,
-        )  # fmt: skip
+        )
         self._interrupt = False
 
     # ------------------------------------------------------------------------------------------------
@@ -277,8 +285,15 @@ class PixWizardPipeline(DiffusionPipeline):
             images = [image] * len(instructions)
         else:
             images = list(image)
-        self.check_inputs(instructions, images, num_inference_steps, text_guidance_scale, image_guidance_scale,
-                          guidance_channels, time_shift)  # fmt: skip
+        self.check_inputs(
+            instructions,
+            images,
+            num_inference_steps,
+            text_guidance_scale,
+            image_guidance_scale,
+            guidance_channels,
+            time_shift,
+        )
         unknown = set(callback_on_step_end_tensor_inputs) - set(self._callback_tensor_inputs)
         if unknown:
             raise ValueError(
@@ -318,12 +333,29 @@ class PixWizardPipeline(DiffusionPipeline):
         with self.progress_bar(total=total_steps) as progress:
             for (bucket, centre), group in groups.items():
                 latents = self._sample_group(
-                    group, bucket, centre, text, pooled, rows, grid, solve, device,
-                    Guidance(text_guidance_scale, image_guidance_scale, guidance_channels, proportional_attn,
-                             (centre // 16) ** 2, *self._rope_scaling(centre)),
-                    TokenSelection(token_selection), vae_sample, progress,
-                    callback_on_step_end, callback_on_step_end_tensor_inputs,
-                )  # fmt: skip
+                    group,
+                    bucket,
+                    centre,
+                    text,
+                    pooled,
+                    rows,
+                    grid,
+                    solve,
+                    device,
+                    Guidance(
+                        text_guidance_scale,
+                        image_guidance_scale,
+                        guidance_channels,
+                        proportional_attn,
+                        (centre // 16) ** 2,
+                        *self._rope_scaling(centre),
+                    ),
+                    TokenSelection(token_selection),
+                    vae_sample,
+                    progress,
+                    callback_on_step_end,
+                    callback_on_step_end_tensor_inputs,
+                )
                 for item, latent in zip(group, latents, strict=True):
                     results[item.index] = latent
 
@@ -336,26 +368,48 @@ class PixWizardPipeline(DiffusionPipeline):
         return output
 
     def _rope_scaling(self, centre: int) -> tuple[float | None, float]:
-        """Time-aware RoPE extrapolation, active only above the 1024 centre (never with the authors' centres)."""
+        """Time-aware RoPE extrapolation: only above the 1024 centre (never with the authors' centres)."""
         if centre > 1024:
             return centre / 1024, TIME_AWARE_WATERSHED
         return None, 1.0
 
-    def _sample_group(self, group, bucket, centre, text, pooled, rows, grid, solve, device, guidance,
-                      selection, vae_sample, progress, callback, callback_inputs) -> Tensor:  # fmt: skip
+    def _sample_group(
+        self,
+        group,
+        bucket,
+        centre,
+        text,
+        pooled,
+        rows,
+        grid,
+        solve,
+        device,
+        guidance,
+        selection,
+        vae_sample,
+        progress,
+        callback,
+        callback_inputs,
+    ) -> Tensor:
         transformer = self.transformer
         channels = transformer.config.in_channels
         width, height = bucket
         # 3a. Starting noise first, then the VAE sample, per item generator (the authors' order)
-        noise = torch.stack([
-            torch.randn((channels, height // 8, width // 8), generator=item.generator, dtype=torch.float32)
-            for item in group
-        ]).to(device)  # fmt: skip
+        noise = torch.stack(
+            [
+                torch.randn(
+                    (channels, height // 8, width // 8), generator=item.generator, dtype=torch.float32
+                )
+                for item in group
+            ]
+        ).to(device)
         pixels = torch.stack([pil_to_tensor(resize_to(item.image, bucket)) for item in group]).to(device)
-        cond_latents = torch.cat([
-            self.codec.encode(pixels[i : i + 1], generator=item.generator, sample=vae_sample)
-            for i, item in enumerate(group)
-        ]).float()  # fmt: skip
+        cond_latents = torch.cat(
+            [
+                self.codec.encode(pixels[i : i + 1], generator=item.generator, sample=vae_sample)
+                for i, item in enumerate(group)
+            ]
+        ).float()
         clip_tokens = self.clip_image(pixels)
         conds = self._row_conditions(group, rows, text, pooled, cond_latents, clip_tokens, noise, selection)
 
@@ -378,7 +432,7 @@ class PixWizardPipeline(DiffusionPipeline):
     def _row_conditions(
         self, group, rows, text, pooled, cond_latents, clip_tokens, noise, selection
     ) -> RowConditions:
-        """Stack the guidance rows: [prompt + image; empty prompt + image; empty prompt + no image (noise latent)]."""
+        """Stack the rows: [prompt + image; empty prompt + image; empty prompt + no image (noise latent)]."""
         n = len(group)
         index = torch.tensor([item.index for item in group])
         empty = torch.full((n,), len(text.feats) - 1)
@@ -390,8 +444,9 @@ class PixWizardPipeline(DiffusionPipeline):
         clip = torch.cat([clip_tokens, clip_tokens, torch.zeros_like(clip_tokens)][:rows])
         no_image = torch.tensor([False] * (2 * n) + [True] * n)[: rows * n]
         generator = group[0].generator if selection is TokenSelection.GUMBEL else None
-        return RowConditions(rows, latents, clip, feats, mask, pooled_rows, no_image.to(latents.device), selection,
-                             generator)  # fmt: skip
+        return RowConditions(
+            rows, latents, clip, feats, mask, pooled_rows, no_image.to(latents.device), selection, generator
+        )
 
     def _postprocess(self, items, results, output_type, resize_to_input) -> PixWizardPipelineOutput:
         ordered = [results[item.index] for item in items]
@@ -401,10 +456,11 @@ class PixWizardPipeline(DiffusionPipeline):
         decoded = [self.codec.decode(latent[None]).float()[0] for latent in ordered]  # (3, h, w) in [-1, 1]
         bucket_pils = [tensor_to_pil(image[None])[0] for image in decoded]
         final = [
-            pil.resize(item.input_size, Image.Resampling.LANCZOS) if resize_to_input and pil.size != item.input_size
+            pil.resize(item.input_size, Image.Resampling.LANCZOS)
+            if resize_to_input and pil.size != item.input_size
             else pil
             for pil, item in zip(bucket_pils, items, strict=True)
-        ]  # fmt: skip
+        ]
         if output_type == "pil":
             return PixWizardPipelineOutput(final, bucket_pils, buckets)
         as_array = [np.asarray(p, dtype=np.float32) / 255.0 for p in final]

@@ -52,9 +52,9 @@ def euler_step(x: Tensor, v: Tensor, dt: float) -> Tensor:
 class Solver(Protocol):
     """Integrates ``dx/dt = velocity(x, t)`` over a grid; ``on_step(i, t, x)`` may replace ``x``."""
 
-    def __call__(
-        self, velocity: VelocityFn, x: Tensor, grid: list[float], on_step: StepCallback
-    ) -> Tensor: ...
+    def __call__(self, velocity: VelocityFn, x: Tensor, grid: list[float], on_step: StepCallback) -> Tensor:
+        """Integrate from ``grid[0]`` to ``grid[-1]`` starting at ``x``."""
+        ...
 
 
 def euler(velocity: VelocityFn, x: Tensor, grid: list[float], on_step: StepCallback) -> Tensor:
@@ -179,9 +179,14 @@ class RowConditions:
         if self._prepared is not None:
             return self._prepared
         conditions = model.prepare_conditions(
-            self.input_clip_x, self.cap_feats, self.cap_mask, self.cap_pooled_feats,
-            no_image=self.no_image, token_selection=self.token_selection, generator=self.generator,
-        )  # fmt: skip
+            self.input_clip_x,
+            self.cap_feats,
+            self.cap_mask,
+            self.cap_pooled_feats,
+            no_image=self.no_image,
+            token_selection=self.token_selection,
+            generator=self.generator,
+        )
         if TokenSelection(self.token_selection) is TokenSelection.TOPK:
             self._prepared = conditions
         return conditions
@@ -207,10 +212,15 @@ def denoise_step(
         conds.rows
     )
     out = model.forward_prepared(
-        x.repeat(conds.rows, 1, 1, 1), t_rows.to(x.device), conds.input_x, conds.prepared(model),
-        rope_scale=guidance.rope_scale, rope_watershed=guidance.rope_watershed,
-        proportional_attn=guidance.proportional_attn, base_seqlen=guidance.base_seqlen,
-    )  # fmt: skip
+        x.repeat(conds.rows, 1, 1, 1),
+        t_rows.to(x.device),
+        conds.input_x,
+        conds.prepared(model),
+        rope_scale=guidance.rope_scale,
+        rope_watershed=guidance.rope_watershed,
+        proportional_attn=guidance.proportional_attn,
+        base_seqlen=guidance.base_seqlen,
+    )
     rows = out.float().chunk(conds.rows)
     if conds.rows == 1:
         return rows[0].to(x.dtype)

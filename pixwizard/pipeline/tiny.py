@@ -58,26 +58,59 @@ def tiny_components(seed: int = 0) -> dict:
     gemma_tok, clip_tok = _gemma_tokenizer(), _clip_tokenizer()
     torch.manual_seed(seed)
     text_encoder = GemmaModel(
-        GemmaConfig(vocab_size=len(gemma_tok), hidden_size=TEXT_WIDTH, intermediate_size=64, num_hidden_layers=2,
-                    num_attention_heads=4, num_key_value_heads=1, head_dim=8, max_position_embeddings=512,
-                    pad_token_id=gemma_tok.pad_token_id, bos_token_id=gemma_tok.bos_token_id,
-                    eos_token_id=gemma_tok.eos_token_id)
-    ).eval()  # fmt: skip
+        GemmaConfig(
+            vocab_size=len(gemma_tok),
+            hidden_size=TEXT_WIDTH,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=1,
+            head_dim=8,
+            max_position_embeddings=512,
+            pad_token_id=gemma_tok.pad_token_id,
+            bos_token_id=gemma_tok.bos_token_id,
+            eos_token_id=gemma_tok.eos_token_id,
+        )
+    ).eval()
     clip_text_encoder = CLIPTextModelWithProjection(
-        CLIPTextConfig(vocab_size=len(clip_tok), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                       num_attention_heads=4, max_position_embeddings=77, projection_dim=CLIP_TEXT_WIDTH,
-                       bos_token_id=clip_tok.bos_token_id, eos_token_id=clip_tok.eos_token_id,
-                       pad_token_id=clip_tok.pad_token_id)
-    ).eval()  # fmt: skip
+        CLIPTextConfig(
+            vocab_size=len(clip_tok),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            projection_dim=CLIP_TEXT_WIDTH,
+            bos_token_id=clip_tok.bos_token_id,
+            eos_token_id=clip_tok.eos_token_id,
+            pad_token_id=clip_tok.pad_token_id,
+        )
+    ).eval()
     clip_image_encoder = CLIPVisionModel(
-        CLIPVisionConfig(hidden_size=CLIP_IMAGE_WIDTH, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=4, image_size=CLIP_IMAGE_SIZE, patch_size=CLIP_PATCH, projection_dim=16)
-    ).eval()  # fmt: skip
+        CLIPVisionConfig(
+            hidden_size=CLIP_IMAGE_WIDTH,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=CLIP_IMAGE_SIZE,
+            patch_size=CLIP_PATCH,
+            projection_dim=16,
+        )
+    ).eval()
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, down_block_types=["DownEncoderBlock2D"] * 4,
-        up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=[8, 16, 32, 32], layers_per_block=1,
-        act_fn="silu", norm_num_groups=8, sample_size=TINY_CENTRE, scaling_factor=0.13025, force_upcast=True,
-    ).eval()  # fmt: skip
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=["DownEncoderBlock2D"] * 4,
+        up_block_types=["UpDecoderBlock2D"] * 4,
+        block_out_channels=[8, 16, 32, 32],
+        layers_per_block=1,
+        act_fn="silu",
+        norm_num_groups=8,
+        sample_size=TINY_CENTRE,
+        scaling_factor=0.13025,
+        force_upcast=True,
+    ).eval()
     transformer = (
         PixWizardTransformer(
             **tiny(
