@@ -38,3 +38,4 @@ def main(
 
 app.command("convert-checkpoint", rich_help_panel="Models")(models_cli.convert_checkpoint)
 app.command("parity", rich_help_panel="Evaluation")(eval_cli.parity)
+app.add_typer(models_cli.app, name="models", rich_help_panel="Models")

@@ -1,4 +1,4 @@
-"""``pixwizard convert-checkpoint``: the authors' checkpoint folder → safetensors + config.json."""
+"""Model commands: ``pixwizard convert-checkpoint`` and ``pixwizard models fetch``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,27 @@ from pixwizard.cli._options import Overwrite, handle_errors
 EXAMPLES = [
     "pixwizard convert-checkpoint ~/ckpt/PixWizard ~/models/pixwizard-transformer",
     "pixwizard convert-checkpoint ~/ckpt/PixWizard out/ --dtype fp32 --no-ema",
+    "pixwizard models fetch --dir ~/models/pixwizard",
+    "pixwizard models fetch --dir ~/models/pixwizard --gemma ~/hf/gemma-2b --no-ema",
 ]
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def models() -> None:
+    """Get model weights."""
+
+
+_DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
+
+
+def _dtype(name: str):
+    import torch
+
+    if name not in _DTYPES:
+        raise ValueError(f"--dtype must be bf16 or fp32, got {name!r}")
+    return getattr(torch, _DTYPES[name])
 
 
 @handle_errors
@@ -26,14 +46,48 @@ def convert_checkpoint(
     overwrite: Overwrite = False,
 ) -> None:
     """Convert the authors' checkpoint to safetensors + config.json, written atomically."""
-    import torch
-
     from pixwizard.model.checkpoint import convert_official_checkpoint
 
-    dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
-    if dtype not in dtypes:
-        raise ValueError(f"--dtype must be bf16 or fp32, got {dtype!r}")
     out = convert_official_checkpoint(
-        official_dir, out_dir, ema=ema, dtype=dtypes[dtype], overwrite=overwrite
+        official_dir, out_dir, ema=ema, dtype=_dtype(dtype), overwrite=overwrite
+    )
+    typer.echo(f"wrote {out}")
+
+
+Location = Annotated[str | None, typer.Option(help="A folder or Hub repository id instead of the default.")]
+
+
+@app.command("fetch")
+@handle_errors
+def fetch(
+    dir: Annotated[Path, typer.Option("--dir", help="Folder to write the complete model to.")],
+    ema: Annotated[
+        bool, typer.Option("--ema/--no-ema", help="Use the EMA weights (the authors sample with them).")
+    ] = True,
+    dtype: Annotated[
+        str, typer.Option(help="Stored dtype of the transformer and Gemma: bf16 or fp32.")
+    ] = "bf16",
+    checkpoint: Location = None,
+    gemma: Location = None,
+    clip: Location = None,
+    vae: Location = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Download the checkpoint, Gemma-2B (gated), CLIP-L/14-336 and the SDXL VAE into one loadable folder.
+
+    Offline, or with pieces missing, it fails at once and lists each missing piece with the command that
+    fetches it. The folder loads with PixWizardPipeline.from_pretrained(DIR) and --model DIR.
+    """
+    from pixwizard.pipeline.weights import fetch_released
+
+    out = fetch_released(
+        dir,
+        ema=ema,
+        dtype=_dtype(dtype),
+        overwrite=overwrite,
+        checkpoint=checkpoint,
+        gemma=gemma,
+        clip=clip,
+        vae=vae,
     )
     typer.echo(f"wrote {out}")

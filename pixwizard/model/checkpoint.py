@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from pixwizard._fs import atomic_folder
 from pixwizard.errors import CheckpointError
 from pixwizard.model.layers import ffn_hidden_dim
 from pixwizard.model.transformer import PixWizardTransformer
@@ -216,30 +214,18 @@ def convert_official_checkpoint(
     Raises:
         CheckpointError: If ``dst`` exists (without ``overwrite``) or lies inside ``src``.
     """
-    src, dst = Path(src).resolve(), Path(dst).resolve()
+    src, dst = Path(src).expanduser().resolve(), Path(dst).expanduser().resolve()
     if dst == src or src in dst.parents:
         raise CheckpointError(f"the output folder {dst} must lie outside the checkpoint folder {src}")
     if dst.exists() and not overwrite:
         raise CheckpointError(f"{dst} already exists; choose another folder or pass --overwrite")
     model = load_official(src, ema=ema)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
-    try:
+    with atomic_folder(dst, overwrite=overwrite) as tmp:
         tensors = {key: value.to(dtype).contiguous() for key, value in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         model.save_config(tmp)
         record = {"source": str(src), "weights": _official_weights_file(src, ema).name, "dtype": str(dtype)}
         (tmp / CONVERSION_RECORD).write_text(json.dumps(record, indent=2) + "\n")
-        if dst.exists():
-            old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-            dst.rename(old)
-            tmp.rename(dst)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(dst)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return dst
 
 

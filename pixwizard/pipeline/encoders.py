@@ -160,3 +160,36 @@ class VaeCodec:
         """Latents → images in [-1, 1] (not clamped)."""
         param = next(self.vae.parameters())
         return self.vae.decode(latents.to(param.device, param.dtype) / self.scale + self.shift).sample
+
+
+# The released encoders' configurations (for shapes and memory estimates; the weights come from the Hub).
+
+
+def gemma_2b_config():
+    """``google/gemma-2b``'s architecture: 18 layers, width 2048, multi-query attention."""
+    from transformers import GemmaConfig
+
+    return GemmaConfig(
+        vocab_size=256000, hidden_size=2048, intermediate_size=16384, num_hidden_layers=18, num_attention_heads=8,
+        num_key_value_heads=1, head_dim=256, max_position_embeddings=8192,
+    )  # fmt: skip
+
+
+def clip_l336_text_config():
+    """CLIP-L/14-336's text tower: width 768, projection 768, 77 positions."""
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+        max_position_embeddings=77, projection_dim=768, hidden_act="quick_gelu",
+    )  # fmt: skip
+
+
+def clip_l336_vision_config():
+    """CLIP-L/14-336's vision tower: width 1024, 24 layers, 336 px in 14 px patches (576 tokens)."""
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(
+        hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16, image_size=336,
+        patch_size=14, projection_dim=768, hidden_act="quick_gelu",
+    )  # fmt: skip

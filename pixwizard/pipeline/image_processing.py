@@ -15,7 +15,7 @@ from torch import Tensor
 
 MIN_SIDE = 8
 MAX_PIXELS = 64_000_000  # larger inputs are refused before decoding (decompression bombs, OOM)
-_CONVERTIBLE = {"RGB", "L", "P", "CMYK", "YCbCr", "LAB", "HSV", "1"}
+_CONVERTIBLE = {"RGB", "RGBX", "L", "P", "CMYK", "YCbCr", "LAB", "HSV", "1"}
 _WITH_ALPHA = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
@@ -39,7 +39,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if mode == "P" and "transparency" in image.info:
         image, mode = image.convert("RGBA"), "RGBA"
     if mode in _WITH_ALPHA:
-        rgba = image.convert("RGBA")
+        rgba = (image.convert("LA") if mode == "La" else image).convert("RGBA")  # La → RGBA is not direct
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if mode in _CONVERTIBLE:

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,6 +46,31 @@ MAX_INSTRUCTION_CHARS = 4000
 MAX_STEPS = 1000
 MAX_GUIDANCE = 50.0
 TIME_AWARE_WATERSHED = 0.3  # the authors' default switch time for RoPE extrapolation above 1024 px
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` → cuda, then mps, then cpu; anything else as given."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _snapshot(repo_id: str) -> Path:
+    """A Hub repository in our layout, from the cache (offline) or downloaded."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=bool(constants.HF_HUB_OFFLINE)))
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        raise PixWizardError(
+            f"{repo_id!r} is not a folder, not in the Hugging Face cache, and the Hub is offline; "
+            f"download it on a connected machine with `hf download {repo_id} --local-dir DIR` and pass DIR"
+        ) from exc
 
 
 class GenerationCancelled(PixWizardError):
@@ -134,6 +160,114 @@ class PixWizardPipeline(DiffusionPipeline):
             random_weights=random_weights,
         )
         self._interrupt = False
+
+    # ------------------------------------------------------------------------------------------------
+    # Loading and placement
+    # ------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | Path = "Afeng-x/PixWizard",
+        *,
+        device: str | torch.device = "auto",
+        dtype: torch.dtype | None = None,
+        offload: str | None = None,
+        vae_tiling: bool = False,
+        compile: bool = False,
+        ema: bool = True,
+        gemma: str | Path | None = None,
+        clip: str | Path | None = None,
+        vae: str | Path | None = None,
+        **kwargs,
+    ) -> PixWizardPipeline:
+        """Load a pipeline from ``tiny-random``, a folder, the authors' checkpoint, or a Hub repository.
+
+        Args:
+            pretrained_model_name_or_path: ``tiny-random`` (built in, random weights); a folder written by
+                `save_pretrained` or ``pixwizard models fetch``; the authors' checkpoint folder or
+                ``Afeng-x/PixWizard`` (the encoders then come from ``gemma``, ``clip`` and ``vae``, or their
+                Hub repositories through the cache); or a Hub repository in our layout.
+            device: ``auto`` (cuda, then mps, then cpu) or a device.
+            dtype: Transformer and Gemma dtype (None: bfloat16 on CUDA, float32 elsewhere); CLIP and the
+                VAE stay float32.
+            offload: None, ``model`` (each model on the GPU only while it runs) or ``sequential``
+                (layer by layer, for small GPUs).
+            vae_tiling: Decode and encode large images in tiles.
+            compile: ``torch.compile`` the transformer blocks.
+            ema: For the authors' checkpoint, load the EMA weights (what they sample with).
+            gemma: Gemma-2B folder or repository id (authors' layout only).
+            clip: CLIP-L/14-336 folder or repository id (authors' layout only).
+            vae: SDXL VAE folder or repository id (authors' layout only).
+            **kwargs: Passed to diffusers' loader for our layout.
+
+        Returns:
+            The pipeline, placed and configured.
+
+        Raises:
+            MissingWeightsError: If pieces of the model are missing; the message says how to get them.
+        """
+        from pixwizard.model.checkpoint import is_official_folder
+        from pixwizard.pipeline.tiny import TINY_MODEL_ID, tiny_random
+        from pixwizard.pipeline.weights import RELEASED_REPO, load_released_components, resolve_released
+
+        source = str(pretrained_model_name_or_path)
+        local = Path(source).expanduser()
+        if source == TINY_MODEL_ID:
+            pipe = tiny_random()
+        elif (local / "model_index.json").is_file():
+            pipe = super().from_pretrained(local, **kwargs)
+        elif source == RELEASED_REPO or is_official_folder(local):
+            folders = resolve_released(source, gemma, clip, vae, ema=ema)
+            pipe = cls(**load_released_components(folders, ema=ema), resolution=[768], model_id=source)
+        elif local.exists():
+            raise PixWizardError(
+                f"{local} is neither a pipeline folder (model_index.json) nor the authors' checkpoint "
+                "(consolidated*.pth); make one with `pixwizard models fetch --dir DIR`"
+            )
+        else:
+            pipe = super().from_pretrained(_snapshot(source), **kwargs)
+        return pipe.configure(
+            device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling, compile=compile
+        )
+
+    def configure(
+        self,
+        *,
+        device: str | torch.device = "auto",
+        dtype: torch.dtype | None = None,
+        offload: str | None = None,
+        vae_tiling: bool = False,
+        compile: bool = False,
+    ) -> PixWizardPipeline:
+        """Place and cast the components; see `from_pretrained` for the arguments.
+
+        Returns:
+            The pipeline itself.
+        """
+        device = resolve_device(device)
+        if dtype is None:
+            dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        # nn.Module.to directly: diffusers' ModelMixin.to warns about "modules to keep in float32" even when
+        # there are none (and ours has none).
+        torch.nn.Module.to(self.transformer, dtype=dtype)
+        self.text_encoder.to(dtype=dtype)
+        torch.nn.Module.to(self.vae, dtype=torch.float32)  # the SDXL VAE overflows in half precision
+        if vae_tiling:
+            self.vae.enable_tiling()
+            self.vae.enable_slicing()
+        if offload == "model":
+            self.enable_model_cpu_offload(device=device)
+        elif offload == "sequential":
+            self.enable_sequential_cpu_offload(device=device)
+        elif offload is None:
+            self.to(device)
+        else:
+            raise ValueError(f"offload must be None, 'model' or 'sequential', got {offload!r}")
+        if compile:
+            for block in self.transformer.layers:
+                block.compile()
+        return self
 
     # ------------------------------------------------------------------------------------------------
     # Encoders (thin views over the registered modules)
