@@ -73,8 +73,14 @@ def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):
             if name != "pixwizard.__main__":  # runs the CLI on import
                 module = importlib.import_module(name)
                 assert module.__file__.startswith({str(target)!r}), (name, module.__file__)
-        for sub in ("tools", "agents", "mcp_server", "model", "cli"):
+        for sub in ("tools", "agents", "mcp_server", "model", "cli", "pipeline.tiny"):
             assert "pixwizard." + sub in names, sub
+        from PIL import Image
+        from pixwizard.pipeline import tiny_random
+        pipe = tiny_random()
+        pipe.set_progress_bar_config(disable=True)
+        result = pipe("Remove the rain", image=Image.new("RGB", (50, 40)), num_inference_steps=3)
+        assert result.images[0].size == (50, 40), result.images[0].size
         print(len(names))
         """
     )

@@ -170,9 +170,15 @@ def gemma_2b_config():
     from transformers import GemmaConfig
 
     return GemmaConfig(
-        vocab_size=256000, hidden_size=2048, intermediate_size=16384, num_hidden_layers=18, num_attention_heads=8,
-        num_key_value_heads=1, head_dim=256, max_position_embeddings=8192,
-    )  # fmt: skip
+        vocab_size=256000,
+        hidden_size=2048,
+        intermediate_size=16384,
+        num_hidden_layers=18,
+        num_attention_heads=8,
+        num_key_value_heads=1,
+        head_dim=256,
+        max_position_embeddings=8192,
+    )
 
 
 def clip_l336_text_config():
@@ -180,9 +186,15 @@ def clip_l336_text_config():
     from transformers import CLIPTextConfig
 
     return CLIPTextConfig(
-        vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-        max_position_embeddings=77, projection_dim=768, hidden_act="quick_gelu",
-    )  # fmt: skip
+        vocab_size=49408,
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        max_position_embeddings=77,
+        projection_dim=768,
+        hidden_act="quick_gelu",
+    )
 
 
 def clip_l336_vision_config():
@@ -190,6 +202,12 @@ def clip_l336_vision_config():
     from transformers import CLIPVisionConfig
 
     return CLIPVisionConfig(
-        hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16, image_size=336,
-        patch_size=14, projection_dim=768, hidden_act="quick_gelu",
-    )  # fmt: skip
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        image_size=336,
+        patch_size=14,
+        projection_dim=768,
+        hidden_act="quick_gelu",
+    )

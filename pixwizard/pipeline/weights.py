@@ -82,10 +82,17 @@ CLIP = WeightSource(
     "clip",
     "CLIP-L/14-336 text and image encoders",
     "openai/clip-vit-large-patch14-336",
-    ("config.json", "*.safetensors", "pytorch_model.bin", "vocab.json", "merges.txt", "tokenizer*",
-     "special_tokens_map.json"),
+    (
+        "config.json",
+        "*.safetensors",
+        "pytorch_model.bin",
+        "vocab.json",
+        "merges.txt",
+        "tokenizer*",
+        "special_tokens_map.json",
+    ),
     (("config.json",), ("*.safetensors", "pytorch_model.bin"), ("vocab.json", "tokenizer.json")),
-)  # fmt: skip
+)
 VAE = WeightSource(
     "vae",
     "SDXL VAE",

@@ -70,8 +70,13 @@ def test_image_guidance_changes_the_result(pipe, photo):
 
 def test_every_evaluation_is_counted(pipe, photo, seeded):
     calls = []
-    pipe("x", image=photo, generator=seeded(), num_inference_steps=60,
-         callback_on_step_end=lambda p, i, t, kw: calls.append((i, t)) or {})  # fmt: skip
+    pipe(
+        "x",
+        image=photo,
+        generator=seeded(),
+        num_inference_steps=60,
+        callback_on_step_end=lambda p, i, t, kw: calls.append((i, t)) or {},
+    )
     assert len(calls) == 59  # the authors' 60-point grid
     assert [i for i, _ in calls] == list(range(59)) and calls[0][1] == 0.0
     assert all(a[1] < b[1] for a, b in zip(calls, calls[1:], strict=False))
@@ -81,8 +86,14 @@ def test_callback_can_replace_latents(pipe, photo, seeded):
     def zero(p, i, t, values):
         return {"latents": torch.zeros_like(values["latents"])} if i == 8 else {}  # the last of 9 steps
 
-    out = pipe("x", image=photo, generator=seeded(), num_inference_steps=10, callback_on_step_end=zero,
-               output_type="latent")  # fmt: skip
+    out = pipe(
+        "x",
+        image=photo,
+        generator=seeded(),
+        num_inference_steps=10,
+        callback_on_step_end=zero,
+        output_type="latent",
+    )
     assert torch.count_nonzero(out.images[0]) == 0
 
 
@@ -193,3 +204,43 @@ def test_every_pillow_mode_converts_to_rgb():
     for mode in Image.MODES:
         image = Image.new(mode, (12, 10))
         assert to_rgb(image).mode == "RGB", mode
+
+
+def test_time_aware_rope_scaling_only_above_1024(pipe):
+    assert pipe._rope_scaling(768) == (None, 1.0)
+    assert pipe._rope_scaling(1024) == (None, 1.0)
+    assert pipe._rope_scaling(1536) == (1.5, 0.3)
+
+
+@pytest.mark.gpu
+def test_released_configuration_memory_at_768_on_cuda():
+    from pixwizard.model.config import pixwizard_2b_gqa
+    from pixwizard.model.transformer import PixWizardTransformer
+    from pixwizard.pipeline.sampling import Guidance, RowConditions, denoise_step
+
+    with torch.device("meta"):
+        model = PixWizardTransformer(**pixwizard_2b_gqa())
+    model = torch.nn.Module.to(model.to_empty(device="cuda").randomize_(seed=0), dtype=torch.bfloat16).eval()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    rows = 2
+    conds = RowConditions(
+        rows,
+        torch.randn(rows, 4, 96, 96, device="cuda"),
+        torch.randn(rows, 576, 1024, device="cuda"),
+        torch.randn(rows, 32, 2048, device="cuda"),
+        torch.ones(rows, 32, device="cuda"),
+        torch.randn(rows, 768, device="cuda"),
+        torch.tensor([False, False], device="cuda"),
+    )
+    with torch.no_grad():
+        v = denoise_step(
+            model, torch.randn(1, 4, 96, 96, device="cuda"), 0.5, conds, Guidance(base_seqlen=2304)
+        )
+    torch.cuda.synchronize()
+    peak_gb = (torch.cuda.max_memory_allocated() - base) / 2**30
+    print(
+        f"released config, 768x768, 2 rows, bf16: weights {base / 2**30:.2f} GiB, step peak {peak_gb:.2f} GiB"
+    )
+    assert v.shape == (1, 4, 96, 96) and torch.isfinite(v).all()
+    assert peak_gb < 8

@@ -27,19 +27,26 @@ CFG_CASES = ["cfg", "cfg_ntk", "cfg_linear", "cfg_prop"]
 def _rows(case: dict, rows: int = 3) -> RowConditions:
     n = rows * (case["x"].shape[0] // 3)
     return RowConditions(
-        rows=rows, input_x=case["input_x"][:n], input_clip_x=case["input_clip_x"][:n], cap_feats=case["cap_feats"][:n],
-        cap_mask=case["cap_mask"][:n], cap_pooled_feats=case["cap_pooled_feats"][:n],
+        rows=rows,
+        input_x=case["input_x"][:n],
+        input_clip_x=case["input_clip_x"][:n],
+        cap_feats=case["cap_feats"][:n],
+        cap_mask=case["cap_mask"][:n],
+        cap_pooled_feats=case["cap_pooled_feats"][:n],
         no_image=torch.tensor([False, False, True])[:n],
-    )  # fmt: skip
+    )
 
 
 def _guidance(case: dict) -> Guidance:
     kw = {k.removeprefix("kw."): float(v) for k, v in case.items() if k.startswith("kw.")}
     return Guidance(
-        text_scale=kw["text_cfg_scale"], image_scale=kw["image_cfg_scale"],
-        proportional_attn=bool(kw.get("proportional_attn", 0.0)), base_seqlen=int(kw.get("base_seqlen", 0)) or None,
-        rope_scale=kw.get("scale_factor"), rope_watershed=kw.get("scale_watershed", 1.0),
-    )  # fmt: skip
+        text_scale=kw["text_cfg_scale"],
+        image_scale=kw["image_cfg_scale"],
+        proportional_attn=bool(kw.get("proportional_attn", 0.0)),
+        base_seqlen=int(kw.get("base_seqlen", 0)) or None,
+        rope_scale=kw.get("scale_factor"),
+        rope_watershed=kw.get("scale_watershed", 1.0),
+    )
 
 
 def _case(fixture: str, name: str):
