@@ -47,8 +47,10 @@ def main() -> int:
     result.images[0].save(OUTPUTS / "demo_output.png")
     (w, h), out = photo.size, result.images[0]
     print(
-        f"edit: 'Remove the rain' on a {w}x{h} image -> bucket {result.buckets[0]} -> {out.size[0]}x{out.size[1]} "
-        f"in {time.perf_counter() - start:.1f}s (59 Euler steps, 2 guidance rows); wrote {OUTPUTS / 'demo_output.png'}"
+        f"edit: 'Remove the rain' on a {w}x{h} image -> bucket {result.buckets[0]} -> {out.size[0]}x{out.size[1]}"
+    )
+    print(
+        f"      59 Euler steps, 2 guidance rows, {time.perf_counter() - start:.1f}s; wrote {OUTPUTS}/demo_output.png"
     )
     for note in result.notes:
         print(f"note: {note}")
