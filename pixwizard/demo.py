@@ -45,13 +45,9 @@ def main() -> int:
     OUTPUTS.mkdir(exist_ok=True)
     photo.save(OUTPUTS / "demo_input.png")
     result.images[0].save(OUTPUTS / "demo_output.png")
-    (w, h), out = photo.size, result.images[0]
-    print(
-        f"edit: 'Remove the rain' on a {w}x{h} image -> bucket {result.buckets[0]} -> {out.size[0]}x{out.size[1]}"
-    )
-    print(
-        f"      59 Euler steps, 2 guidance rows, {time.perf_counter() - start:.1f}s; wrote {OUTPUTS}/demo_output.png"
-    )
+    (w, h), (ow, oh), seconds = photo.size, result.images[0].size, time.perf_counter() - start
+    print(f"edit: 'Remove the rain' on {w}x{h} -> bucket {result.buckets[0]} -> {ow}x{oh} in {seconds:.1f}s")
+    print(f"      (59 Euler steps, 2 guidance rows); wrote {OUTPUTS}/demo_output.png")
     for note in result.notes:
         print(f"note: {note}")
     folders = sorted(FIXTURES.glob("official_parity*"))
