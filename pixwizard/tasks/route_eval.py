@@ -54,7 +54,11 @@ class RouteReport:
 def load_requests(path: str | Path | None = None) -> list[dict]:
     """The evaluation requests (JSON lines with ``text``, ``task``, ``slots``)."""
     if path is None:
-        text = resources.files("pixwizard.tasks").joinpath("data", "route_eval.jsonl").read_text(encoding="utf-8")
+        text = (
+            resources.files("pixwizard.tasks")
+            .joinpath("data", "route_eval.jsonl")
+            .read_text(encoding="utf-8")
+        )
     else:
         text = Path(path).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]

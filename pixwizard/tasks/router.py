@@ -122,6 +122,13 @@ _CREATION = re.compile(
     re.I,
 )
 _INPUT_REFERENCE = re.compile(r"\b(this|my|attached|these|the (photo|image|picture|pic))\b", re.I)
+# Words that say nothing about which task is meant ("make it better", "do something cool with this").
+_GENERIC = frozenset(
+    "a an the it this that these my me you your i we please pls can could would will do make fix improve "
+    "better best good nice cool great something anything whatever somehow some help just really more look "
+    "photo photos image images picture pictures pic pics with to of for and or is be it's think want like "
+    "pop nicer prettier awesome amazing stuff thing things way up".split()
+)
 _ANALYSIS = re.compile(r"^(how|what|who|why|which|when|is|are|does|do|did|should|would)\b", re.I)
 _FAMILIES_WITH_MAPS = {"grounding", "dense_prediction", "controllable_generation"}
 
@@ -253,8 +260,18 @@ def _apply_generation_rules(text: str, lower: str, scores: dict[str, float]) -> 
         scores["edit"] = 0.0
 
 
+def _is_vague(text: str) -> bool:
+    """True when every word of the request is generic."""
+    return all(word in _GENERIC for word in re.findall(r"[a-z']+", text.lower()))
+
+
 def route(
-    text: str, *, top_k: int = 3, min_score: float = 0.45, min_margin: float = 0.04, min_similarity: float = 0.7
+    text: str,
+    *,
+    top_k: int = 3,
+    min_score: float = 0.45,
+    min_margin: float = 0.04,
+    min_similarity: float = 0.7,
 ) -> Route:
     """Recognise the task of a free-form request and read its slots.
 
@@ -281,7 +298,7 @@ def route(
     strongest_cue = max(cues.values())
     if best < min_score:
         return Route(None, True, candidates, reason="no image task matches the request")
-    if strongest_cue == 0 and sims[ranked[0]] < min_similarity:
+    if strongest_cue == 0 and (sims[ranked[0]] < min_similarity or _is_vague(text)):
         return Route(None, True, candidates, reason="too vague: name what to do with the image")
     if _ANALYSIS.search(text) and strongest_cue < 1.0:
         return Route(None, True, candidates, reason="a question about the image, not an image task")
@@ -306,10 +323,13 @@ _CUT_AFTER_CAPTION = re.compile(
     r"(?:this|these|that|my|those|it|them)\b.*$",
     re.I,
 )
-_DIRECTION_PHRASE = re.compile(r"\s+(?:on|at|to|along|for) (?:the )?(?:left|right|top|bottom)(?: side)?\b.*$", re.I)
+_DIRECTION_PHRASE = re.compile(
+    r"\s+(?:on|at|to|along|for) (?:the )?(?:left|right|top|bottom)(?: side)?\b.*$", re.I
+)
 _CAPTION_START = re.compile(
     r"\b(?:generate|create|make(?: me)?|render|draw|paint|produce|want|into|as|it|put|add(?:ing)?|continue|"
-    r"with|show(?:ing)?)\s+(?:me\s+)?(?=(?:an?|the|more|some)\b)",
+    r"with|show(?:ing)?)\s+(?:me\s+)?(?=(?:an?|the|more|some)\b)|\b(?:into|as)\s+(?!(?:this|that|it|these|"
+    r"those|my|your|his|her|their|its|well|if|a|an|the|more|some)\b)(?=[a-z])",
     re.I,
 )
 _CAPTION_PREFIX = re.compile(r"^(?:an? )?(?:picture|image) of\s+", re.I)
