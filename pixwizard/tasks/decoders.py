@@ -134,6 +134,7 @@ def decode_segment(
     *,
     max_distance: float = 60.0,
     smooth: bool = True,
+    exact_distance: float = 6.0,
 ) -> np.ndarray:
     """Nearest palette colour per pixel → int16 labels at the input size (``UNKNOWN`` when too far).
 
@@ -142,7 +143,9 @@ def decode_segment(
         size: The input ``(w, h)``.
         palette: Palette (default ADE20K).
         max_distance: RGB distance beyond which a pixel is unknown.
-        smooth: A 3×3 majority vote, which removes isolated errors from noise and compression.
+        smooth: A 3×3 majority vote on pixels farther than ``exact_distance`` from their colour, which
+            removes isolated errors from noise and compression.
+        exact_distance: RGB distance within which a pixel's colour is taken as exact.
 
     Returns:
         ``(h, w)`` int16 labels.
@@ -160,7 +163,9 @@ def decode_segment(
     labels[distances > max_distance] = UNKNOWN
     labels = labels.reshape(output.shape[:2])
     if smooth:
-        labels = majority_filter(labels)
+        # Only pixels that are not an exact palette colour are voted on, so clean maps stay exact.
+        uncertain = distances.reshape(labels.shape) > exact_distance
+        labels = np.where(uncertain, majority_filter(labels), labels)
     return resize_nearest(labels, size)
 
 
@@ -263,15 +268,16 @@ def decode_mask(
 ) -> list[Region]:
     """A binary-mask answer (white object on black): Otsu threshold of the grey level, then components.
 
-    Returns no region when the output is not two-level enough (separability below ``min_confidence``),
-    or when nearly everything or nothing is white.
+    Confidence = Otsu separability × coherence (the share of white pixels in solid areas). Returns no
+    region when it is below ``min_confidence``, or when nearly everything or nothing is white.
     """
     grey = output.astype(np.float32).mean(-1) / 255.0
     threshold, separability = otsu(grey)
     mask = grey > threshold
-    if separability < min_confidence or not 0 < mask.mean() < 0.98:
+    confidence = separability * _coherence(mask)
+    if confidence < min_confidence or not 0 < mask.mean() < 0.98:
         return []
-    return _regions(mask, separability, size, min_fraction)
+    return _regions(mask, confidence, size, min_fraction)
 
 
 def decode_highlight(
@@ -298,14 +304,19 @@ def decode_highlight(
     threshold, separability = otsu(alpha)
     moved = alpha > max(threshold, 0.1)
     moved &= _toward_in_hsv(out, ref, target)
-    if separability < min_confidence or not 0 < moved.mean() < 0.98:
+    confidence = separability * _coherence(moved)
+    if confidence < min_confidence or not 0 < moved.mean() < 0.98:
         return []
-    return _regions(
-        cv2.morphologyEx(moved.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0,
-        separability,
-        size,
-        min_fraction,
-    )
+    closed = cv2.morphologyEx(moved.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    return _regions(closed, confidence, size, min_fraction)
+
+
+def _coherence(mask: np.ndarray) -> float:
+    """Share of mask pixels that survive a 3×3 opening: ~1 for solid regions, low for scattered noise."""
+    if not mask.any():
+        return 0.0
+    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return float(opened.sum() / mask.sum())
 
 
 def _hsv(rgb: np.ndarray) -> np.ndarray:

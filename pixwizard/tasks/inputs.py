@@ -31,8 +31,10 @@ def load_mask(mask: Image.Image | np.ndarray, size: tuple[int, int]) -> np.ndarr
     if array.ndim == 3:
         array = array.max(-1)
     if array.shape[::-1] != tuple(size):
-        raise ValueError(f"mask is {array.shape[1]}x{array.shape[0]} but the image is {size[0]}x{size[1]}; "
-                         "give a mask of the same size")  # fmt: skip
+        raise ValueError(
+            f"mask is {array.shape[1]}x{array.shape[0]} but the image is {size[0]}x{size[1]}; "
+            "give a mask of the same size"
+        )
     region = array > (0.5 if array.dtype == bool or array.max() <= 1 else 127)
     if not region.any():
         raise ValueError("the mask is empty: paint the region to fill in white (or True)")

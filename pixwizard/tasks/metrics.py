@@ -51,7 +51,7 @@ def absrel(pred, gt) -> float:
 
 
 def miou(pred, gt, num_classes: int | None = None, ignore: int | None = None) -> float:
-    """Mean IoU over the classes present in ``pred`` or ``gt`` (pixels labelled ``ignore`` in gt are skipped)."""
+    """Mean IoU over the classes in ``pred`` or ``gt``; pixels labelled ``ignore`` in gt are skipped."""
     pred, gt = np.asarray(pred), np.asarray(gt)
     valid = np.ones(gt.shape, bool) if ignore is None else gt != ignore
     classes = np.union1d(np.unique(pred[valid]), np.unique(gt[valid]))
@@ -86,8 +86,11 @@ def mean_angle_error(n1, n2, mask=None) -> float:
 
 
 def edge_f1(pred, gt, tolerance: int = 0) -> float:
-    """F1 of binary edge maps; a predicted (true) edge pixel counts if a true (predicted) one lies within
-    ``tolerance`` pixels (a square neighbourhood)."""
+    """F1 of binary edge maps.
+
+    A predicted (true) edge pixel counts if a true (predicted) one lies within ``tolerance`` pixels (a
+    square neighbourhood).
+    """
     p, g = np.asarray(pred, bool), np.asarray(gt, bool)
     if tolerance > 0:
         kernel = np.ones((2 * tolerance + 1,) * 2, np.uint8)

@@ -136,36 +136,90 @@ _SPECS = [
     _spec("face_restoration", _R, "Restore a degraded face (blurred, pixelated, old)."),
     _spec("watermark_removal", _R, "Remove a watermark, logo or stamped text."),
     _spec("super_resolution", _R, "Add detail as if the image had a higher resolution."),
-    _spec("ground_highlight", _G, "Show the referred object as a coloured overlay; returns its mask and box.",
-          required=("referring",), optional=("color",), output=OutputKind.HIGHLIGHT),
-    _spec("ground_box", _G, "Draw a box around the referred object; returns the box.",
-          required=("referring",), optional=("color",), output=OutputKind.BOX),
-    _spec("ground_mask", _G, "Produce a binary mask of the referred object; returns the mask and box.",
-          required=("referring",), output=OutputKind.MASK),
-    _spec("depth", _D, "Estimate a depth map; returns it as numbers with statistics.", output=OutputKind.DEPTH),
+    _spec(
+        "ground_highlight",
+        _G,
+        "Show the referred object as a coloured overlay; returns its mask and box.",
+        required=("referring",),
+        optional=("color",),
+        output=OutputKind.HIGHLIGHT,
+    ),
+    _spec(
+        "ground_box",
+        _G,
+        "Draw a box around the referred object; returns the box.",
+        required=("referring",),
+        optional=("color",),
+        output=OutputKind.BOX,
+    ),
+    _spec(
+        "ground_mask",
+        _G,
+        "Produce a binary mask of the referred object; returns the mask and box.",
+        required=("referring",),
+        output=OutputKind.MASK,
+    ),
+    _spec(
+        "depth", _D, "Estimate a depth map; returns it as numbers with statistics.", output=OutputKind.DEPTH
+    ),
     _spec("normal", _D, "Estimate surface normals; returns unit vectors.", output=OutputKind.NORMAL),
-    _spec("segment", _D, "Semantic segmentation with the 150 ADE20K classes; returns labels and areas.",
-          output=OutputKind.SEGMENT),
+    _spec(
+        "segment",
+        _D,
+        "Semantic segmentation with the 150 ADE20K classes; returns labels and areas.",
+        output=OutputKind.SEGMENT,
+    ),
     _spec("pose", _D, "Draw the human pose skeletons.", output=OutputKind.EDGES),
-    _spec("canny", _D, "Canny edge map (the model's; `inputs.canny_map` computes it with OpenCV).",
-          output=OutputKind.EDGES),
+    _spec(
+        "canny",
+        _D,
+        "Canny edge map (the model's; `inputs.canny_map` computes it with OpenCV).",
+        output=OutputKind.EDGES,
+    ),
     _spec("hed", _D, "HED (soft) edge map.", output=OutputKind.EDGES),
     _spec("sketch", _D, "Sketch drawing of the photo.", output=OutputKind.EDGES),
     _spec("lineart", _D, "Line art of the photo.", output=OutputKind.EDGES),
     *[
-        _spec(f"{source}_to_image", _C, f"Generate an image from {what} and a caption.", required=("caption",),
-              input=InputKind.CONDITION)
+        _spec(
+            f"{source}_to_image",
+            _C,
+            f"Generate an image from {what} and a caption.",
+            required=("caption",),
+            input=InputKind.CONDITION,
+        )
         for source, what in _CONTROL_SOURCES.items()
     ],
-    _spec("edit", Family.EDITING, "Change the photo as instructed (add, remove, replace, background, style, "
-          "colour); unchanged pixels are kept.", required=("edit",), preserve_unchanged=True),
-    _spec("inpaint", Family.EDITING, "Fill a masked region, optionally with described content; pixels outside "
-          "the mask are kept.", optional=("caption",), input=InputKind.MASKED, preserve_unchanged=True),
-    _spec("outpaint", Family.EDITING, "Extend the photo beyond its borders (left, right, top, bottom or all).",
-          optional=("direction", "caption"), input=InputKind.EXTENDED),
-    _spec("text_to_image", Family.GENERATION, "Draw an image from a description on a blank canvas.",
-          required=("caption",), input=InputKind.BLANK),
-]  # fmt: skip
+    _spec(
+        "edit",
+        Family.EDITING,
+        "Change the photo as instructed (add, remove, replace, background, style, "
+        "colour); unchanged pixels are kept.",
+        required=("edit",),
+        preserve_unchanged=True,
+    ),
+    _spec(
+        "inpaint",
+        Family.EDITING,
+        "Fill a masked region, optionally with described content; pixels outside the mask are kept.",
+        optional=("caption",),
+        input=InputKind.MASKED,
+        preserve_unchanged=True,
+    ),
+    _spec(
+        "outpaint",
+        Family.EDITING,
+        "Extend the photo beyond its borders (left, right, top, bottom or all).",
+        optional=("direction", "caption"),
+        input=InputKind.EXTENDED,
+    ),
+    _spec(
+        "text_to_image",
+        Family.GENERATION,
+        "Draw an image from a description on a blank canvas.",
+        required=("caption",),
+        input=InputKind.BLANK,
+    ),
+]
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in _SPECS}
 

@@ -128,7 +128,7 @@ class DepthResult(ImageResult):
 
 
 class NormalResult(ImageResult):
-    """Surface normals as unit vectors ``(H, W, 3)`` (x right, y up, z toward the camera; RGB = (n + 1) / 2)."""
+    """Surface normals as unit vectors ``(H, W, 3)``: x right, y up, z toward the camera; RGB = (n+1)/2."""
 
     mean_normal: tuple[float, float, float]
     normals: Any = Field(default=None, exclude=True, repr=False)

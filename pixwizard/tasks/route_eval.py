@@ -43,8 +43,13 @@ class RouteReport:
 
     def lines(self) -> list[str]:
         """The printable report."""
-        out = [f"top1={self.top1:.3f}", f"slots_exact={self.slots_exact:.3f}", f"unsure_rate={self.unsure_rate:.3f}",
-               f"template_overlap={self.template_overlap}", "per-family accuracy:"]  # fmt: skip
+        out = [
+            f"top1={self.top1:.3f}",
+            f"slots_exact={self.slots_exact:.3f}",
+            f"unsure_rate={self.unsure_rate:.3f}",
+            f"template_overlap={self.template_overlap}",
+            "per-family accuracy:",
+        ]
         out += [f"  {family}: {accuracy:.3f}" for family, accuracy in sorted(self.per_family.items())]
         out.append("confusions (expected -> got: count):")
         out += [f"  {exp} -> {got}: {n}" for (exp, got), n in self.confusions.most_common()] or ["  none"]

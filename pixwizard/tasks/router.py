@@ -23,12 +23,38 @@ from dataclasses import dataclass, field
 from pixwizard.tasks.registry import DEFAULT_COLOR, TASKS, template_slots
 
 COLORS = (
-    "red", "green", "blue", "yellow", "orange", "purple", "pink", "cyan", "magenta", "white", "black", "gray",
-    "grey", "brown", "violet", "teal", "turquoise", "gold", "golden", "silver", "lime", "navy", "maroon",
-)  # fmt: skip
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "orange",
+    "purple",
+    "pink",
+    "cyan",
+    "magenta",
+    "white",
+    "black",
+    "gray",
+    "grey",
+    "brown",
+    "violet",
+    "teal",
+    "turquoise",
+    "gold",
+    "golden",
+    "silver",
+    "lime",
+    "navy",
+    "maroon",
+)
 _COLOR_RE = "|".join(COLORS)
-_FILLERS = {"caption": "a scene", "referring": "the object", "color": "red", "edit": "change the object",
-            "direction": "to the left"}  # fmt: skip
+_FILLERS = {
+    "caption": "a scene",
+    "referring": "the object",
+    "color": "red",
+    "edit": "change the object",
+    "direction": "to the left",
+}
 
 # Everyday phrasings per task, used as extra exemplars (written for this router, not copied from anywhere).
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -65,45 +91,108 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 # "rather than" does not count ("soft outlines, not the harsh canny kind").
 _CUES: dict[str, tuple[tuple[str, float], ...]] = {
     "denoise": ((r"\b(noise|noisy|grain|grainy|speckl\w*|specks?|dots|iso)\b", 1.0),),
-    "derain": ((r"\b(rain|rainy|raining|raindrops?|rainfall|rainwater|drizzle|water ?drops?|droplets?)\b", 1.0),),
-    "demoire": ((r"\bmoir[eé]\w*|\binterference\b|\bripples?\b|\bchecker\w*|\b(tv|computer|phone|laptop) screen\b|"
-                 r"\bscreen (photo|shot|pic)\b|\bscanned\b|\bwavy (lines|stripes|bands)\b|\b(monitor|display)\b", 1.2),),
+    "derain": (
+        (r"\b(rain|rainy|raining|raindrops?|rainfall|rainwater|drizzle|water ?drops?|droplets?)\b", 1.0),
+    ),
+    "demoire": (
+        (
+            r"\bmoir[eé]\w*|\binterference\b|\bripples?\b|\bchecker\w*|\b(tv|computer|phone|laptop) screen\b|"
+            r"\bscreen (photo|shot|pic)\b|\bscanned\b|\bwavy (lines|stripes|bands)\b|\b(monitor|display)\b",
+            1.2,
+        ),
+    ),
     "dehaze": ((r"\b(haze|hazy|fog|foggy|mist|misty|smog\w*)\b", 1.0),),
-    "deblur": ((r"\b(blur\w*|unblur\w*|out of focus|sharp|sharpen|sharper|crisp|shaky|shook|smear\w*|smudg\w*|"
-                r"motion)\b", 1.0),),
-    "desnow": ((r"\b(remove|erase|clear|rid|without|delete|take|strip|clean)\b.*\b(snow\w*|flakes|blizzard)\b|"
-                r"\b(snow\w*|flakes)\b.*\b(gone|away|removed?|off|clean)\b", 1.0),),
+    "deblur": (
+        (
+            r"\b(blur\w*|unblur\w*|out of focus|sharp|sharpen|sharper|crisp|shaky|shook|smear\w*|smudg\w*|"
+            r"motion)\b",
+            1.0,
+        ),
+    ),
+    "desnow": (
+        (
+            r"\b(remove|erase|clear|rid|without|delete|take|strip|clean)\b.*\b(snow\w*|flakes|blizzard)\b|"
+            r"\b(snow\w*|flakes)\b.*\b(gone|away|removed?|off|clean)\b",
+            1.0,
+        ),
+    ),
     "deshadow": ((r"\bshadow\w*\b|\bshade (cast|from|of)\b|\bcast by\b", 1.0),),
-    "lowlight": ((r"\b(dark|darker|dim|dimly|underexposed|low.?light|night|brighten\w*|brighter|lighten|too black)\b",
-                  0.8),),
+    "lowlight": (
+        (
+            r"\b(dark|darker|dim|dimly|underexposed|low.?light|night|brighten\w*|brighter|lighten|"
+            r"too black)\b",
+            0.8,
+        ),
+    ),
     "flash_reflection_removal": ((r"\b(glare|reflection\w*|reflect\w*|flash|specular)\b", 1.1),),
     "face_restoration": ((r"\b(face|faces|facial|portrait|grandma|grandpa|selfie|headshot)\b", 1.0),),
-    "watermark_removal": ((r"\b(watermark\w*|stamp\w*|copyright|overlay text|text overlay|url|website|"
-                           r"shutterstock|getty)\b|\blogo\b(?!-style)|\bmark off\b", 1.0),),
-    "super_resolution": ((r"\b(upscal\w*|upsampl\w*|resolution|res|hd|4k|enlarge|bigger|pixelated|tiny|low.res|"
-                          r"zoom in)\b", 0.9),),
-    "ground_highlight": ((r"\b(highlight\w*|tint\w*|overlay)\b|\bshade (the|it)\b|\bcolou?r(ing)? (over|it in)\b", 1.0),),
+    "watermark_removal": (
+        (
+            r"\b(watermark\w*|stamp\w*|copyright|overlay text|text overlay|url|website|"
+            r"shutterstock|getty)\b|\blogo\b(?!-style)|\bmark off\b",
+            1.0,
+        ),
+    ),
+    "super_resolution": (
+        (
+            r"\b(upscal\w*|upsampl\w*|resolution|res|hd|4k|enlarge|bigger|pixelated|tiny|low.res|"
+            r"zoom in)\b",
+            0.9,
+        ),
+    ),
+    "ground_highlight": (
+        (r"\b(highlight\w*|tint\w*|overlay)\b|\bshade (the|it)\b|\bcolou?r(ing)? (over|it in)\b", 1.0),
+    ),
     "ground_box": ((r"\b(box|bbox|bounding|rectangle|frame)\b", 1.1),),
     "ground_mask": ((r"\b(mask|cutout|silhouette|alpha)\b", 0.9),),
     "depth": ((r"\bdepth\b|\bdistance\b|\bhow (far|deep)\b|\bnear\b.*\bfar\b", 1.0),),
     "normal": ((r"\bnormals?\b", 1.2),),
-    "segment": ((r"\b(segment\w*|semantic|label map|labell?ed|class|classes|categor\w*|parse)\b|\bcolou?r.?cod\w*\b|"
-                 r"\b(regions|areas) like\b|\binto (areas|regions)\b", 1.0),),
+    "segment": (
+        (
+            r"\b(segment\w*|semantic|label map|labell?ed|class|classes|categor\w*|parse)\b|"
+            r"\bcolou?r.?cod\w*\b|"
+            r"\b(regions|areas) like\b|\binto (areas|regions)\b",
+            1.0,
+        ),
+    ),
     "pose": ((r"\b(pose|poses|skeleton\w*|keypoint\w*|openpose|stick figure|joints)\b", 1.2),),
-    "canny": ((r"\bcanny\b", 1.4), (r"\b(thin|hard|sharp|harsh)\b.{0,25}\b(edges?|outlines?|lines)\b", 0.8),
-              (r"\bedges?\b", 0.3)),
+    "canny": (
+        (r"\bcanny\b", 1.4),
+        (r"\b(thin|hard|sharp|harsh)\b.{0,25}\b(edges?|outlines?|lines)\b", 0.8),
+        (r"\bedges?\b", 0.3),
+    ),
     "hed": ((r"\bhed\b|\bholistic\w*|\b(soft|fuzzy)\b.{0,20}\b(edges?|outlines?|boundar\w*)\b", 1.4),),
     "sketch": ((r"\b(sketch\w*|pencil|doodle|charcoal)\b", 1.1),),
-    "lineart": ((r"\bline.?art\b|\bline drawing\b|\bink lines\b|\bclean (lines|outlines)\b|\bcontours?\b", 1.2),),
-    "edit": ((r"^(add|remove|replace|swap|put|change|turn|make (?!it\b|me\b|a\b|an\b)|give|erase|delete|recolou?r)\b", 1.2),
-             (r"\b(look like|instead of|in the style of)\b|(?<!-)\bstyle\b", 0.6)),
-    "inpaint": ((r"\b(mask(ed)?|hole|blank(ed)?|blacked.?out|whited.?out|erased|missing|cut out)\b.*"
-                 r"\b(fill|complete|inpaint)\w*|\b(fill|complete)\w*\b.*\b(mask\w*|hole|blank|gap|missing|region|spot)\b|"
-                 r"\binpaint\w*", 1.4),),
-    "outpaint": ((r"\b(extend\w*|expand\w*|outpaint\w*|uncrop\w*|wider|taller|widen|zoom out|beyond|border\w*)\b|"
-                  r"\bmore \w+ (at|on|to) the (top|bottom|left|right)\b", 1.1),),
-    "text_to_image": ((r"^(draw|generate|create|make me|paint|render|picture of|an? (image|picture|photo) of)\b", 0.6),),
-}  # fmt: skip
+    "lineart": (
+        (r"\bline.?art\b|\bline drawing\b|\bink lines\b|\bclean (lines|outlines)\b|\bcontours?\b", 1.2),
+    ),
+    "edit": (
+        (
+            r"^(add|remove|replace|swap|put|change|turn|make (?!it\b|me\b|a\b|an\b)|give|erase|delete|"
+            r"recolou?r)\b",
+            1.2,
+        ),
+        (r"\b(look like|instead of|in the style of)\b|(?<!-)\bstyle\b", 0.6),
+    ),
+    "inpaint": (
+        (
+            r"\b(mask(ed)?|hole|blank(ed)?|blacked.?out|whited.?out|erased|missing|cut out)\b.*"
+            r"\b(fill|complete|inpaint)\w*|\b(fill|complete)\w*\b.*\b(mask\w*|hole|blank|gap|missing|region|spot)\b|"
+            r"\binpaint\w*",
+            1.4,
+        ),
+    ),
+    "outpaint": (
+        (
+            r"\b(extend\w*|expand\w*|outpaint\w*|uncrop\w*|wider|taller|widen|zoom out|beyond|border\w*)\b|"
+            r"\bmore \w+ (at|on|to) the (top|bottom|left|right)\b",
+            1.1,
+        ),
+    ),
+    "text_to_image": (
+        (r"^(draw|generate|create|make me|paint|render|picture of|an? (image|picture|photo) of)\b", 0.6),
+    ),
+}
 _NEGATION = re.compile(r"\b(not|rather than|instead of)\s+(?:\w+\s+){0,4}$")
 
 _CONDITION_WORDS = {
@@ -117,7 +206,8 @@ _CONDITION_WORDS = {
     "lineart": r"\bline.?art|\bink lines|\bline drawing",
 }
 _CREATION = re.compile(
-    r"^(?:(?:can|could|would) you |please |i want |i'd like |i need )?(?:draw|generate|create|make me|paint|render|"
+    r"^(?:(?:can|could|would) you |please |i want |i'd like |i need )?"
+    r"(?:draw|generate|create|make me|paint|render|"
     r"picture of|an? (?:image|picture|photo|painting|illustration) of|(?:i )?want an?\b)",
     re.I,
 )
@@ -347,9 +437,7 @@ def _caption_span(text: str) -> str | None:
             tail = _clean(text.rsplit(separator, 1)[1])
             if tail:
                 return tail
-    match = None
-    for match in _CAPTION_START.finditer(text):
-        break
+    match = _CAPTION_START.search(text)
     if match is None:
         start = re.search(r",\s+(?=(?:an?|the)\b)", text)
         if start is None:
@@ -387,8 +475,12 @@ def _referring(text: str) -> str | None:
     if match is None:
         return None
     phrase = match.group(1)
-    phrase = re.sub(rf"\s+with an? (?:(?:{_COLOR_RE})\s+)?(?:overlay|box|frame|rectangle|outline|tint)\b.*$", "",
-                    phrase, flags=re.I)  # fmt: skip
+    phrase = re.sub(
+        rf"\s+with an? (?:(?:{_COLOR_RE})\s+)?(?:overlay|box|frame|rectangle|outline|tint)\b.*$",
+        "",
+        phrase,
+        flags=re.I,
+    )
     phrase = re.sub(rf"\s+in (?:a |an )?(?:{_COLOR_RE})(?: colou?r)?\b.*$", "", phrase, flags=re.I)
     phrase = re.sub(r"\s+(?:so|and|by|then|to show)\s.*$|\?.*$", "", phrase, flags=re.I)
     return _clean(phrase) or None
