@@ -12,8 +12,8 @@ from pixwizard.tasks.registry import template_slots
 
 NAMES = """denoise derain demoire dehaze deblur desnow deshadow lowlight flash_reflection_removal
 face_restoration watermark_removal super_resolution ground_highlight ground_box ground_mask depth normal
-segment pose canny hed sketch lineart canny_to_image depth_to_image hed_to_image sketch_to_image pose_to_image segment_to_image
-normal_to_image lineart_to_image edit inpaint outpaint text_to_image""".split()
+segment pose canny hed sketch lineart canny_to_image depth_to_image hed_to_image sketch_to_image
+pose_to_image segment_to_image normal_to_image lineart_to_image edit inpaint outpaint text_to_image""".split()
 
 
 def test_the_catalogue_has_exactly_the_named_tasks():
