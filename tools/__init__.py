@@ -1,9 +1,59 @@
 """PixWizard tools: one typed spec per capability, from which the MCP, LangChain and CLI faces are made.
 
-The capabilities (restore, ground, segment, depth, edit, control_generate, inpaint, outpaint,
-text_to_image, ...) are added by the Tool layer issue. This folder sits at the repository root and is
-installed as ``pixwizard.tools``; import it only by that name.
+``REGISTRY`` maps tool names to `ToolSpec`s; `invoke` calls one; `make_context` builds the image store and
+model backend a process shares. Listing tools and importing this package do not import torch: the model
+loads on the first generating call. This folder sits at the repository root and is installed as
+``pixwizard.tools``; import it only by that name.
 """
 
 if __name__ != "pixwizard.tools":
     raise ImportError(f"import this package as pixwizard.tools, not as {__name__!r} (see README, Layout)")
+
+from pathlib import Path  # noqa: E402
+
+from .backend import Backend  # noqa: E402
+from .catalog import REGISTRY, ToolContext, get_tool, invoke  # noqa: E402
+from .spec import Hints, ToolError, ToolSpec  # noqa: E402
+from .store import Access, ImageStore, Limits, check_allowed_dir  # noqa: E402
+
+DEFAULT_STORE = Path("~/.cache/pixwizard/images")
+
+
+def make_context(
+    model: str = "tiny-random",
+    *,
+    store_dir: str | Path | None = None,
+    allow_dirs: list[str | Path] = (),
+    output_dirs: list[str | Path] = (),
+    allow_broad_dir: bool = False,
+    allow_network: bool = False,
+    any_path: bool = False,
+    device: str = "auto",
+    memory: str = "keep",
+    limits: Limits | None = None,
+) -> ToolContext:
+    """The store and backend for a process (a server, a LangChain app, a CLI run).
+
+    Args:
+        model: ``tiny-random``, a folder, or a Hub id.
+        store_dir: Where results go (default ``~/.cache/pixwizard/images``).
+        allow_dirs: Folders inputs may be read from (resolved after symlinks).
+        output_dirs: Folders results may be copied to (besides the store).
+        allow_broad_dir: Permit ``/`` or the home folder in ``allow_dirs``.
+        allow_network: Fetch public ``http(s)`` URLs.
+        any_path: Read any local path (the CLI, for files named on its command line).
+        device: Torch device for the model.
+        memory: ``keep`` or ``offload``.
+        limits: Input size limits.
+    """
+    read = [check_allowed_dir(d, allow_broad=allow_broad_dir) for d in allow_dirs]
+    write = [Path(d).expanduser().resolve() for d in output_dirs]
+    access = Access(read_dirs=read, write_dirs=write, any_path=any_path, allow_network=allow_network)
+    store = ImageStore(store_dir or DEFAULT_STORE, access, limits)
+    return ToolContext(store=store, backend=Backend(model, device=device, memory=memory))
+
+
+__all__ = [
+    "REGISTRY", "Access", "Backend", "Hints", "ImageStore", "Limits", "ToolContext", "ToolError", "ToolSpec",
+    "get_tool", "invoke", "make_context",
+]  # fmt: skip

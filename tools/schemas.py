@@ -1,0 +1,272 @@
+"""Input and output models of the tools (pydantic; bounded fields, enums, descriptions for an LLM)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixwizard.tasks.results import ClassShare, DepthStats
+
+ImageRef = Field(
+    description=(
+        "The input image: a file path, a file:// URI, a data:image/...;base64 URI, or the id / "
+        "pixwizard://images/{id} URI of an image a previous call returned."
+    ),
+    min_length=1,
+    max_length=20_000_000,
+)
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Generation(_Args):
+    """Sampling options shared by every tool that runs the model."""
+
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; the same seed gives the same result.")
+    steps: int | None = Field(None, ge=2, le=200, description="Sampling steps (default: the task's, 60).")
+    text_guidance: float | None = Field(None, ge=0, le=20, description="Text guidance scale (default 4).")
+    image_guidance: float | None = Field(None, ge=0, le=20, description="Image guidance scale (default 1).")
+    output_dir: str | None = Field(None, description="Also copy the result into this allowed folder.")
+    wait: bool = Field(
+        True, description="Wait for the result. False returns a job id at once; poll job_status / job_result."
+    )
+
+
+class Restoration(str, enum.Enum):
+    """What to repair."""
+
+    denoise = "denoise"
+    derain = "derain"
+    demoire = "demoire"
+    dehaze = "dehaze"
+    deblur = "deblur"
+    desnow = "desnow"
+    deshadow = "deshadow"
+    lowlight = "lowlight"
+    flash_reflection_removal = "flash_reflection_removal"
+    face_restoration = "face_restoration"
+    watermark_removal = "watermark_removal"
+    super_resolution = "super_resolution"
+
+
+class Condition(str, enum.Enum):
+    """Kinds of condition map for controllable generation."""
+
+    canny = "canny"
+    depth = "depth"
+    hed = "hed"
+    sketch = "sketch"
+    pose = "pose"
+    segment = "segment"
+    normal = "normal"
+    lineart = "lineart"
+
+
+class Annotation(str, enum.Enum):
+    """Kinds of annotation map."""
+
+    normal = "normal"
+    canny = "canny"
+    hed = "hed"
+    sketch = "sketch"
+    lineart = "lineart"
+    pose = "pose"
+
+
+class RestoreArgs(Generation):
+    image: str = ImageRef
+    problem: Restoration = Field(description="What is wrong with the photo.")
+
+
+class GroundArgs(Generation):
+    image: str = ImageRef
+    referring: str = Field(min_length=1, max_length=300, description="The object to find, e.g. 'the dog on the left'.")
+    mode: Literal["mask", "box", "highlight"] = Field(
+        "mask", description="Answer as a binary mask, a drawn box, or a coloured overlay."
+    )
+    color: str = Field("red", max_length=20, description="Colour of the box or overlay (a common colour name).")
+
+
+class ImageArgs(Generation):
+    image: str = ImageRef
+
+
+class EditArgs(Generation):
+    image: str = ImageRef
+    instruction: str = Field(min_length=1, max_length=500, description="The change, e.g. 'replace the cat with a dog'.")
+    preserve_unchanged: bool = Field(True, description="Keep the original pixels outside the edited region.")
+
+
+class ControlArgs(Generation):
+    image: str = ImageRef
+    condition: Condition = Field(description="What kind of map the image is (or should be computed from it).")
+    caption: str = Field(min_length=1, max_length=500, description="What to generate.")
+    from_photo: bool = Field(False, description="The image is a photo: compute its condition map first.")
+
+
+class InpaintArgs(Generation):
+    image: str = ImageRef
+    mask: str = Field(min_length=1, description="The region to fill: a mask image reference (white = fill).")
+    caption: str | None = Field(None, max_length=500, description="What to paint there (optional).")
+    fill: Literal["white", "black"] = Field("white", description="How the hole is shown to the model.")
+    preserve_unchanged: bool = Field(True, description="Keep the original pixels outside the mask.")
+
+
+class OutpaintArgs(Generation):
+    image: str = ImageRef
+    direction: Literal["left", "right", "top", "bottom", "all"] = Field("all", description="Where to extend.")
+    ratio: float = Field(0.5, gt=0, le=2, description="How much to add, as a fraction of the image's size.")
+    caption: str | None = Field(None, max_length=500, description="What the new area shows (optional).")
+
+
+class TextToImageArgs(Generation):
+    caption: str = Field(min_length=1, max_length=1000, description="What to draw.")
+    width: int = Field(768, ge=64, le=2048, description="Width in pixels.")
+    height: int = Field(768, ge=64, le=2048, description="Height in pixels.")
+
+
+class AnnotateArgs(Generation):
+    image: str = ImageRef
+    kind: Annotation = Field(description="Which map to draw.")
+
+
+class InstructionArgs(Generation):
+    request: str = Field(min_length=1, max_length=1000, description="What to do, in your own words.")
+    image: str | None = Field(None, description="The input image reference (omit for text-to-image).")
+
+
+class DescribeArgs(_Args):
+    image: str = ImageRef
+
+
+class JobArgs(_Args):
+    job_id: str = Field(min_length=1, max_length=64, description="The id a call with wait=false returned.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------------------------------
+
+
+class ImageOut(BaseModel):
+    """A stored image: read it with resources/read on ``uri`` or from ``path``."""
+
+    id: str
+    uri: str
+    path: str
+    width: int
+    height: int
+    mode: str
+
+
+class Timings(BaseModel):
+    """Seconds spent waiting for the model and running it."""
+
+    queued_s: float
+    run_s: float
+
+
+class Provenance(BaseModel):
+    """Where a result came from."""
+
+    model: str
+    task: str
+    instruction: str
+    seed: int
+    steps: int
+    text_guidance: float
+    image_guidance: float
+    processed_resolution: tuple[int, int]
+    timings: Timings
+    parents: list[str]
+
+
+class ToolOutput(BaseModel):
+    """Fields every generating tool returns. With ``wait=false`` only ``status`` and ``job_id`` are set."""
+
+    status: Literal["done", "queued"] = "done"
+    job_id: str | None = None
+    image: ImageOut | None = None
+    provenance: Provenance | None = None
+    changed_fraction: float | None = None
+    similarity_outside: float | None = None
+    exported_to: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ObjectOut(BaseModel):
+    """A found object."""
+
+    box: tuple[int, int, int, int] = Field(description="x0, y0, x1, y1 in input pixels (x1, y1 exclusive).")
+    area: int
+    centroid: tuple[float, float]
+    confidence: float
+    mask: ImageOut | None = Field(None, description="The object's mask (usable as an inpaint mask).")
+    rle: dict = Field(default_factory=dict, description="COCO RLE of the mask (uncompressed counts).")
+
+
+class GroundOutput(ToolOutput):
+    """Grounding: whether the object was found, and where."""
+
+    found: bool | None = None
+    objects: list[ObjectOut] = Field(default_factory=list)
+
+
+class SegmentOutput(ToolOutput):
+    """Segmentation: classes by area; ``image`` is the colour map, ``overlay`` blends it over the photo."""
+
+    classes: list[ClassShare] = Field(default_factory=list)
+    unknown_fraction: float | None = None
+    palette_verified: bool | None = None
+    overlay: ImageOut | None = None
+
+
+class DepthOutput(ToolOutput):
+    """Depth: statistics; ``image`` is the greyscale map; ``.npy`` and 16-bit PNG files beside it."""
+
+    convention: str | None = None
+    stats: DepthStats | None = None
+    npy_path: str | None = None
+    png16_path: str | None = None
+
+
+class AnnotateOutput(ToolOutput):
+    """An annotation map, with its stroke density (or mean normal)."""
+
+    edge_density: float | None = None
+    mean_normal: tuple[float, float, float] | None = None
+    npy_path: str | None = None
+
+
+class InstructionOutput(ToolOutput):
+    """A routed request: which task ran, how sure the router was, and the task's typed fields."""
+
+    task: str | None = None
+    confidence: float | None = None
+    details: dict = Field(default_factory=dict)
+
+
+class DescribeOutput(BaseModel):
+    """What an image is and where it came from."""
+
+    id: str | None
+    width: int
+    height: int
+    mode: str
+    parents: list[str]
+    lineage: list[dict]
+    task: str | None = None
+
+
+class JobOutput(BaseModel):
+    """A background job."""
+
+    job_id: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: tuple[int, int] | None = None
+    error: str | None = None
+    result: dict | None = None

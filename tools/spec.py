@@ -1,0 +1,62 @@
+"""The tool contract: one typed spec per tool, from which the MCP, LangChain and CLI faces are made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+
+class ToolError(Exception):
+    """A refusal or failure the caller (often an LLM) should read: what went wrong and what to try.
+
+    Args:
+        message: What went wrong, in one sentence.
+        suggestions: Concrete next steps.
+    """
+
+    def __init__(self, message: str, suggestions: list[str] | None = None):
+        self.message = message
+        self.suggestions = list(suggestions or [])
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        if not self.suggestions:
+            return self.message
+        return f"{self.message} (try: {'; '.join(self.suggestions)})"
+
+
+@dataclass(frozen=True)
+class Hints:
+    """MCP tool annotations: does the tool only read, can it destroy, is a repeat harmless."""
+
+    read_only: bool = False
+    destructive: bool = False
+    idempotent: bool = False
+    open_world: bool = False
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool: name, LLM-facing description, input/output models, the function, and its hints.
+
+    Attributes:
+        name: The tool name (fixed; clients rely on it).
+        description: What it does, written for an LLM choosing a tool.
+        input_model: Pydantic model of the arguments.
+        output_model: Pydantic model of the result.
+        fn: ``fn(args, context, progress) -> output``; ``progress(step, total)`` may be None.
+        hints: MCP annotations.
+        generates: Runs the model (takes ``wait``; serialised on the backend).
+        examples: Example argument dicts (CLI help, tests).
+    """
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    fn: Callable
+    hints: Hints = field(default_factory=Hints)
+    generates: bool = True
+    examples: tuple[dict, ...] = ()
