@@ -9,12 +9,12 @@ loads on the first generating call. This folder sits at the repository root and 
 if __name__ != "pixwizard.tools":
     raise ImportError(f"import this package as pixwizard.tools, not as {__name__!r} (see README, Layout)")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-from .backend import Backend  # noqa: E402
-from .catalog import REGISTRY, ToolContext, get_tool, invoke  # noqa: E402
-from .spec import Hints, ToolError, ToolSpec  # noqa: E402
-from .store import Access, ImageStore, Limits, check_allowed_dir  # noqa: E402
+from .backend import Backend
+from .catalog import REGISTRY, ToolContext, get_tool, invoke
+from .spec import Hints, ToolError, ToolSpec
+from .store import Access, ImageStore, Limits, check_allowed_dir
 
 DEFAULT_STORE = Path("~/.cache/pixwizard/images")
 
@@ -54,6 +54,16 @@ def make_context(
 
 
 __all__ = [
-    "REGISTRY", "Access", "Backend", "Hints", "ImageStore", "Limits", "ToolContext", "ToolError", "ToolSpec",
-    "get_tool", "invoke", "make_context",
-]  # fmt: skip
+    "REGISTRY",
+    "Access",
+    "Backend",
+    "Hints",
+    "ImageStore",
+    "Limits",
+    "ToolContext",
+    "ToolError",
+    "ToolSpec",
+    "get_tool",
+    "invoke",
+    "make_context",
+]

@@ -68,7 +68,9 @@ class Backend:
                 offload = "model" if self.memory == "offload" else None
                 try:
                     pipe = PixWizardPipeline.from_pretrained(self.model, device=self.device, offload=offload)
-                except Exception as exc:  # the loader's errors say which files are missing and how to get them
+                except (
+                    Exception
+                ) as exc:  # the loader's errors say which files are missing and how to get them
                     raise ToolError(f"cannot load model {self.model!r}: {exc}") from exc
                 pipe.set_progress_bar_config(disable=True)
                 self._pipe = pipe
@@ -139,7 +141,9 @@ class Backend:
         try:
             return self.jobs[job_id]
         except KeyError:
-            raise ToolError(f"no job {job_id!r}", suggestions=["use the job_id a call with wait=false returned"]) from None
+            raise ToolError(
+                f"no job {job_id!r}", suggestions=["use the job_id a call with wait=false returned"]
+            ) from None
 
     @staticmethod
     def status(job: Job) -> str:

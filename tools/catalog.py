@@ -58,8 +58,14 @@ class ToolContext:
 
 def image_out(stored: StoredImage) -> ImageOut:
     """The JSON view of a stored image."""
-    return ImageOut(id=stored.id, uri=stored.uri, path=str(stored.path), width=stored.width, height=stored.height,
-                    mode=stored.mode)  # fmt: skip
+    return ImageOut(
+        id=stored.id,
+        uri=stored.uri,
+        path=str(stored.path),
+        width=stored.width,
+        height=stored.height,
+        mode=stored.mode,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -76,8 +82,15 @@ class _Run:
     exported: str | None
 
 
-def _run(ctx: ToolContext, args, task: str, image_ref: str | None, progress: Progress,
-         cancel: threading.Event | None, **task_kwargs) -> _Run:  # fmt: skip
+def _run(
+    ctx: ToolContext,
+    args,
+    task: str,
+    image_ref: str | None,
+    progress: Progress,
+    cancel: threading.Event | None,
+    **task_kwargs,
+) -> _Run:
     from pixwizard.tasks import get_task, run_task
 
     spec = get_task(task)
@@ -87,20 +100,34 @@ def _run(ctx: ToolContext, args, task: str, image_ref: str | None, progress: Pro
     steps = args.steps or spec.steps
 
     def work(pipe, callback):
-        return run_task(pipe, task, image, seed=args.seed, steps=steps, text_guidance_scale=args.text_guidance,
-                        image_guidance_scale=args.image_guidance, callback_on_step_end=callback, **task_kwargs)  # fmt: skip
+        return run_task(
+            pipe,
+            task,
+            image,
+            seed=args.seed,
+            steps=steps,
+            text_guidance_scale=args.text_guidance,
+            image_guidance_scale=args.image_guidance,
+            callback_on_step_end=callback,
+            **task_kwargs,
+        )
 
     try:
         result, queued, ran = ctx.backend.generate(work, progress, cancel, total=steps - 1)
     except ValueError as exc:  # bad slots, sizes or modes, refused by the task layer
         raise ToolError(str(exc)) from None
     provenance = Provenance(
-        model=ctx.backend.model, task=task, instruction=result.instruction, seed=args.seed, steps=steps,
+        model=ctx.backend.model,
+        task=task,
+        instruction=result.instruction,
+        seed=args.seed,
+        steps=steps,
         text_guidance=spec.text_guidance if args.text_guidance is None else args.text_guidance,
         image_guidance=spec.image_guidance if args.image_guidance is None else args.image_guidance,
-        processed_resolution=result.processed_resolution, timings=Timings(queued_s=queued, run_s=ran),
+        processed_resolution=result.processed_resolution,
+        timings=Timings(queued_s=queued, run_s=ran),
         parents=parents,
-    )  # fmt: skip
+    )
     meta = {"task": task, "source": "pixwizard", "provenance": provenance.model_dump(mode="json")}
     stored = ctx.store.put(result.image, parents=parents, meta=meta)
     exported = str(ctx.store.export(stored, args.output_dir)) if args.output_dir else None
@@ -110,13 +137,19 @@ def _run(ctx: ToolContext, args, task: str, image_ref: str | None, progress: Pro
 def _common(run: _Run) -> dict:
     result = run.result
     return {
-        "image": image_out(run.stored), "provenance": run.provenance, "changed_fraction": result.changed_fraction,
-        "similarity_outside": result.similarity_outside, "exported_to": run.exported, "warnings": result.warnings,
-    }  # fmt: skip
+        "image": image_out(run.stored),
+        "provenance": run.provenance,
+        "changed_fraction": result.changed_fraction,
+        "similarity_outside": result.similarity_outside,
+        "exported_to": run.exported,
+        "warnings": result.warnings,
+    }
 
 
 def _child(ctx: ToolContext, run: _Run, image: Image.Image, kind: str) -> StoredImage:
-    return ctx.store.put(image, parents=[run.stored.id, *run.parents], meta={"task": run.provenance.task, "source": kind})
+    return ctx.store.put(
+        image, parents=[run.stored.id, *run.parents], meta={"task": run.provenance.task, "source": kind}
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -143,8 +176,16 @@ def ground(args: GroundArgs, ctx: ToolContext, progress: Progress = None, cancel
     objects = []
     for obj in run.result.objects:
         mask = _child(ctx, run, Image.fromarray(obj.mask.astype(np.uint8) * 255), "mask")
-        objects.append(ObjectOut(box=obj.box, area=obj.area, centroid=obj.centroid, confidence=obj.confidence,
-                                 mask=image_out(mask), rle=obj.rle))  # fmt: skip
+        objects.append(
+            ObjectOut(
+                box=obj.box,
+                area=obj.area,
+                centroid=obj.centroid,
+                confidence=obj.confidence,
+                mask=image_out(mask),
+                rle=obj.rle,
+            )
+        )
     return GroundOutput(found=run.result.found, objects=objects, **_common(run))
 
 
@@ -152,8 +193,13 @@ def segment(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel
     """Label every pixel with an ADE20K class."""
     run = _run(ctx, args, "segment", args.image, progress, cancel)
     overlay = _child(ctx, run, run.result.overlay, "overlay")
-    return SegmentOutput(classes=run.result.classes, unknown_fraction=run.result.unknown_fraction,
-                         palette_verified=run.result.palette_verified, overlay=image_out(overlay), **_common(run))  # fmt: skip
+    return SegmentOutput(
+        classes=run.result.classes,
+        unknown_fraction=run.result.unknown_fraction,
+        palette_verified=run.result.palette_verified,
+        overlay=image_out(overlay),
+        **_common(run),
+    )
 
 
 def depth(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> DepthOutput:
@@ -168,21 +214,44 @@ def depth(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel=N
     png16_path = ctx.store.put_file(run.stored.id, "depth16.png", png16.getvalue())
     grey = _child(ctx, run, Image.fromarray(np.round(result.depth * 255).astype(np.uint8)), "depth")
     common = _common(run) | {"image": image_out(grey)}
-    return DepthOutput(convention=result.convention, stats=result.stats, npy_path=str(npy_path),
-                       png16_path=str(png16_path), **common)  # fmt: skip
+    return DepthOutput(
+        convention=result.convention,
+        stats=result.stats,
+        npy_path=str(npy_path),
+        png16_path=str(png16_path),
+        **common,
+    )
 
 
 def edit(args: EditArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
     """Change the photo as instructed."""
-    run = _run(ctx, args, "edit", args.image, progress, cancel, edit=args.instruction,
-               preserve_unchanged=args.preserve_unchanged)  # fmt: skip
+    run = _run(
+        ctx,
+        args,
+        "edit",
+        args.image,
+        progress,
+        cancel,
+        edit=args.instruction,
+        preserve_unchanged=args.preserve_unchanged,
+    )
     return ToolOutput(**_common(run))
 
 
-def control_generate(args: ControlArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
+def control_generate(
+    args: ControlArgs, ctx: ToolContext, progress: Progress = None, cancel=None
+) -> ToolOutput:
     """Generate from a condition map and a caption."""
-    run = _run(ctx, args, f"{args.condition.value}_to_image", args.image, progress, cancel, caption=args.caption,
-               condition_from_photo=args.from_photo)  # fmt: skip
+    run = _run(
+        ctx,
+        args,
+        f"{args.condition.value}_to_image",
+        args.image,
+        progress,
+        cancel,
+        caption=args.caption,
+        condition_from_photo=args.from_photo,
+    )
     return ToolOutput(**_common(run))
 
 
@@ -190,23 +259,52 @@ def inpaint(args: InpaintArgs, ctx: ToolContext, progress: Progress = None, canc
     """Fill a masked region."""
     mask_image, mask_parents, _ = ctx.store.load(args.mask)
     slots = {"caption": args.caption} if args.caption else {}
-    run = _run(ctx, args, "inpaint", args.image, progress, cancel, mask=mask_image, fill=args.fill,
-               preserve_unchanged=args.preserve_unchanged, **slots)  # fmt: skip
+    run = _run(
+        ctx,
+        args,
+        "inpaint",
+        args.image,
+        progress,
+        cancel,
+        mask=mask_image,
+        fill=args.fill,
+        preserve_unchanged=args.preserve_unchanged,
+        **slots,
+    )
     return ToolOutput(**_common(run))
 
 
 def outpaint(args: OutpaintArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
     """Extend the photo beyond its borders."""
     slots = {"caption": args.caption} if args.caption else {}
-    run = _run(ctx, args, "outpaint", args.image, progress, cancel, direction=args.direction, ratio=args.ratio,
-               **slots)  # fmt: skip
+    run = _run(
+        ctx,
+        args,
+        "outpaint",
+        args.image,
+        progress,
+        cancel,
+        direction=args.direction,
+        ratio=args.ratio,
+        **slots,
+    )
     return ToolOutput(**_common(run))
 
 
-def text_to_image(args: TextToImageArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
+def text_to_image(
+    args: TextToImageArgs, ctx: ToolContext, progress: Progress = None, cancel=None
+) -> ToolOutput:
     """Draw from a description."""
-    run = _run(ctx, args, "text_to_image", None, progress, cancel, caption=args.caption,
-               canvas_size=(args.width, args.height))  # fmt: skip
+    run = _run(
+        ctx,
+        args,
+        "text_to_image",
+        None,
+        progress,
+        cancel,
+        caption=args.caption,
+        canvas_size=(args.width, args.height),
+    )
     return ToolOutput(**_common(run))
 
 
@@ -218,14 +316,18 @@ def annotate(args: AnnotateArgs, ctx: ToolContext, progress: Progress = None, ca
     if args.kind.value == "normal":
         npy = io.BytesIO()
         np.save(npy, result.normals.astype(np.float32))
-        extra = {"mean_normal": result.mean_normal,
-                 "npy_path": str(ctx.store.put_file(run.stored.id, "normals.npy", npy.getvalue()))}  # fmt: skip
+        extra = {
+            "mean_normal": result.mean_normal,
+            "npy_path": str(ctx.store.put_file(run.stored.id, "normals.npy", npy.getvalue())),
+        }
     else:
         extra = {"edge_density": result.edge_density}
     return AnnotateOutput(**extra, **_common(run))
 
 
-def run_instruction(args: InstructionArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> InstructionOutput:
+def run_instruction(
+    args: InstructionArgs, ctx: ToolContext, progress: Progress = None, cancel=None
+) -> InstructionOutput:
     """Route a free-form request to a task and run it."""
     from pixwizard.tasks import get_task, route
     from pixwizard.tasks.registry import InputKind
@@ -233,8 +335,10 @@ def run_instruction(args: InstructionArgs, ctx: ToolContext, progress: Progress 
     routed = route(args.request)
     if routed.unsure:
         options = [f"{c.task} ({c.confidence:.2f})" for c in routed.candidates]
-        raise ToolError(f"not sure which image task this is: {routed.reason}",
-                        suggestions=[f"rephrase, or call a specific tool; closest: {', '.join(options)}"])  # fmt: skip
+        raise ToolError(
+            f"not sure which image task this is: {routed.reason}",
+            suggestions=[f"rephrase, or call a specific tool; closest: {', '.join(options)}"],
+        )
     spec = get_task(routed.task)
     if spec.input is InputKind.MASKED:
         raise ToolError("inpainting needs a mask", suggestions=["call the inpaint tool with image and mask"])
@@ -245,21 +349,43 @@ def run_instruction(args: InstructionArgs, ctx: ToolContext, progress: Progress 
     if missing:
         raise ToolError(f"{routed.task} needs {', '.join(missing)}, which the request does not state")
     run = _run(ctx, args, routed.task, image, progress, cancel, instruction=args.request, **routed.slots)
-    details = run.result.model_dump(mode="json", exclude={"task", "instruction", "warnings", "input_size",
-                                                          "processed_resolution", "changed_fraction",
-                                                          "similarity_outside", "preserved"})  # fmt: skip
-    return InstructionOutput(task=routed.task, confidence=routed.candidates[0].confidence, details=details,
-                             **_common(run))  # fmt: skip
+    details = run.result.model_dump(
+        mode="json",
+        exclude={
+            "task",
+            "instruction",
+            "warnings",
+            "input_size",
+            "processed_resolution",
+            "changed_fraction",
+            "similarity_outside",
+            "preserved",
+        },
+    )
+    return InstructionOutput(
+        task=routed.task, confidence=routed.candidates[0].confidence, details=details, **_common(run)
+    )
 
 
-def describe_image(args: DescribeArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> DescribeOutput:
+def describe_image(
+    args: DescribeArgs, ctx: ToolContext, progress: Progress = None, cancel=None
+) -> DescribeOutput:
     """Size, mode and lineage of an image."""
     image, parents, _ = ctx.store.load(args.image)
     if parents:  # a stored image: describe it, not its loading
         stored = ctx.store.get(parents[0])
-        return DescribeOutput(id=stored.id, width=stored.width, height=stored.height, mode=stored.mode,
-                              parents=stored.parents, lineage=ctx.store.lineage(stored.id), task=stored.meta.get("task"))  # fmt: skip
-    return DescribeOutput(id=None, width=image.width, height=image.height, mode=image.mode, parents=[], lineage=[])
+        return DescribeOutput(
+            id=stored.id,
+            width=stored.width,
+            height=stored.height,
+            mode=stored.mode,
+            parents=stored.parents,
+            lineage=ctx.store.lineage(stored.id),
+            task=stored.meta.get("task"),
+        )
+    return DescribeOutput(
+        id=None, width=image.width, height=image.height, mode=image.mode, parents=[], lineage=[]
+    )
 
 
 def _job_view(ctx: ToolContext, job: Job, with_result: bool) -> JobOutput:
@@ -294,11 +420,14 @@ def job_cancel(args: JobArgs, ctx: ToolContext, progress: Progress = None, cance
 # ----------------------------------------------------------------------------------------------------
 
 
-def invoke(spec: ToolSpec, args, ctx: ToolContext, progress: Progress = None, cancel: threading.Event | None = None):
+def invoke(
+    spec: ToolSpec, args, ctx: ToolContext, progress: Progress = None, cancel: threading.Event | None = None
+):
     """Validate ``args`` (a model or a dict) and call the tool; ``wait=false`` submits a job instead."""
     if not isinstance(args, spec.input_model):
         args = spec.input_model.model_validate(args)
     if spec.generates and not args.wait:
+
         def work(job: Job):
             def track(step: int, total: int) -> None:
                 job.progress = (step, total)
@@ -316,42 +445,142 @@ _R = Hints(read_only=True, destructive=False, idempotent=True)
 REGISTRY: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in [
-        ToolSpec("restore", "Repair a damaged photo: noise, rain, moiré, haze, blur, snow, shadows, low light, "
-                 "glare, degraded faces, watermarks, or low resolution. Returns the restored image.",
-                 RestoreArgs, ToolOutput, restore, _W, examples=({"image": "photo.png", "problem": "derain"},)),
-        ToolSpec("ground", "Find an object described in words. Returns whether it was found, its box, area, "
-                 "centroid and confidence, and its mask as an image id usable as an inpaint mask.",
-                 GroundArgs, GroundOutput, ground, _W, examples=({"image": "photo.png", "referring": "the dog"},)),
-        ToolSpec("segment", "Semantic segmentation with the 150 ADE20K classes: classes by area, a colour map "
-                 "and an overlay.", ImageArgs, SegmentOutput, segment, _W),
-        ToolSpec("depth", "Estimate a depth map: statistics (1 = nearest), a greyscale image, .npy and 16-bit "
-                 "PNG files.", ImageArgs, DepthOutput, depth, _W),
-        ToolSpec("edit", "Edit a photo with an instruction (add, remove, replace, background, style, colour). "
-                 "Pixels outside the changed region are kept exactly.", EditArgs, ToolOutput, edit, _W),
-        ToolSpec("control_generate", "Generate an image from a condition map (canny, depth, hed, sketch, pose, "
-                 "segment, normal, lineart) and a caption; from_photo computes the map from a photo first.",
-                 ControlArgs, ToolOutput, control_generate, _W),
-        ToolSpec("inpaint", "Fill the white region of a mask with new content (optionally described); the rest "
-                 "of the photo is kept exactly.", InpaintArgs, ToolOutput, inpaint, _W),
-        ToolSpec("outpaint", "Extend a photo beyond its borders (left, right, top, bottom or all sides).",
-                 OutpaintArgs, ToolOutput, outpaint, _W),
-        ToolSpec("text_to_image", "Draw a new image from a description.", TextToImageArgs, ToolOutput,
-                 text_to_image, _W),
-        ToolSpec("annotate", "Draw an annotation map of a photo: surface normals, Canny or HED edges, a sketch, "
-                 "line art, or human pose.", AnnotateArgs, AnnotateOutput, annotate, _W),
-        ToolSpec("run_instruction", "Do what a free-form request asks (the task is recognised automatically); "
-                 "says which task ran. Refuses requests it cannot map to one task.", InstructionArgs,
-                 InstructionOutput, run_instruction, _W),
-        ToolSpec("describe_image", "Size, mode and lineage (which calls produced it from which images) of an "
-                 "image.", DescribeArgs, DescribeOutput, describe_image, _R, generates=False),
-        ToolSpec("job_status", "Status and progress of a job started with wait=false.", JobArgs, JobOutput,
-                 job_status, _R, generates=False),
-        ToolSpec("job_result", "The result of a job started with wait=false (status says if it is not done).",
-                 JobArgs, JobOutput, job_result, _R, generates=False),
-        ToolSpec("job_cancel", "Cancel a job started with wait=false; it stops within one step and writes "
-                 "nothing.", JobArgs, JobOutput, job_cancel, Hints(idempotent=True), generates=False),
+        ToolSpec(
+            "restore",
+            "Repair a damaged photo: noise, rain, moiré, haze, blur, snow, shadows, low light, "
+            "glare, degraded faces, watermarks, or low resolution. Returns the restored image.",
+            RestoreArgs,
+            ToolOutput,
+            restore,
+            _W,
+            examples=({"image": "photo.png", "problem": "derain"},),
+        ),
+        ToolSpec(
+            "ground",
+            "Find an object described in words. Returns whether it was found, its box, area, "
+            "centroid and confidence, and its mask as an image id usable as an inpaint mask.",
+            GroundArgs,
+            GroundOutput,
+            ground,
+            _W,
+            examples=({"image": "photo.png", "referring": "the dog"},),
+        ),
+        ToolSpec(
+            "segment",
+            "Semantic segmentation with the 150 ADE20K classes: classes by area, a colour map "
+            "and an overlay.",
+            ImageArgs,
+            SegmentOutput,
+            segment,
+            _W,
+        ),
+        ToolSpec(
+            "depth",
+            "Estimate a depth map: statistics (1 = nearest), a greyscale image, .npy and 16-bit PNG files.",
+            ImageArgs,
+            DepthOutput,
+            depth,
+            _W,
+        ),
+        ToolSpec(
+            "edit",
+            "Edit a photo with an instruction (add, remove, replace, background, style, colour). "
+            "Pixels outside the changed region are kept exactly.",
+            EditArgs,
+            ToolOutput,
+            edit,
+            _W,
+        ),
+        ToolSpec(
+            "control_generate",
+            "Generate an image from a condition map (canny, depth, hed, sketch, pose, "
+            "segment, normal, lineart) and a caption; from_photo computes the map from a photo first.",
+            ControlArgs,
+            ToolOutput,
+            control_generate,
+            _W,
+        ),
+        ToolSpec(
+            "inpaint",
+            "Fill the white region of a mask with new content (optionally described); the rest "
+            "of the photo is kept exactly.",
+            InpaintArgs,
+            ToolOutput,
+            inpaint,
+            _W,
+        ),
+        ToolSpec(
+            "outpaint",
+            "Extend a photo beyond its borders (left, right, top, bottom or all sides).",
+            OutpaintArgs,
+            ToolOutput,
+            outpaint,
+            _W,
+        ),
+        ToolSpec(
+            "text_to_image",
+            "Draw a new image from a description.",
+            TextToImageArgs,
+            ToolOutput,
+            text_to_image,
+            _W,
+        ),
+        ToolSpec(
+            "annotate",
+            "Draw an annotation map of a photo: surface normals, Canny or HED edges, a sketch, "
+            "line art, or human pose.",
+            AnnotateArgs,
+            AnnotateOutput,
+            annotate,
+            _W,
+        ),
+        ToolSpec(
+            "run_instruction",
+            "Do what a free-form request asks (the task is recognised automatically); "
+            "says which task ran. Refuses requests it cannot map to one task.",
+            InstructionArgs,
+            InstructionOutput,
+            run_instruction,
+            _W,
+        ),
+        ToolSpec(
+            "describe_image",
+            "Size, mode and lineage (which calls produced it from which images) of an image.",
+            DescribeArgs,
+            DescribeOutput,
+            describe_image,
+            _R,
+            generates=False,
+        ),
+        ToolSpec(
+            "job_status",
+            "Status and progress of a job started with wait=false.",
+            JobArgs,
+            JobOutput,
+            job_status,
+            _R,
+            generates=False,
+        ),
+        ToolSpec(
+            "job_result",
+            "The result of a job started with wait=false (status says if it is not done).",
+            JobArgs,
+            JobOutput,
+            job_result,
+            _R,
+            generates=False,
+        ),
+        ToolSpec(
+            "job_cancel",
+            "Cancel a job started with wait=false; it stops within one step and writes nothing.",
+            JobArgs,
+            JobOutput,
+            job_cancel,
+            Hints(idempotent=True),
+            generates=False,
+        ),
     ]
-}  # fmt: skip
+}
 
 
 def get_tool(name: str) -> ToolSpec:

@@ -78,30 +78,46 @@ class Annotation(str, enum.Enum):
 
 
 class RestoreArgs(Generation):
+    """Arguments of restore."""
+
     image: str = ImageRef
     problem: Restoration = Field(description="What is wrong with the photo.")
 
 
 class GroundArgs(Generation):
+    """Arguments of ground."""
+
     image: str = ImageRef
-    referring: str = Field(min_length=1, max_length=300, description="The object to find, e.g. 'the dog on the left'.")
+    referring: str = Field(
+        min_length=1, max_length=300, description="The object to find, e.g. 'the dog on the left'."
+    )
     mode: Literal["mask", "box", "highlight"] = Field(
         "mask", description="Answer as a binary mask, a drawn box, or a coloured overlay."
     )
-    color: str = Field("red", max_length=20, description="Colour of the box or overlay (a common colour name).")
+    color: str = Field(
+        "red", max_length=20, description="Colour of the box or overlay (a common colour name)."
+    )
 
 
 class ImageArgs(Generation):
+    """Arguments of a tool that takes one image."""
+
     image: str = ImageRef
 
 
 class EditArgs(Generation):
+    """Arguments of edit."""
+
     image: str = ImageRef
-    instruction: str = Field(min_length=1, max_length=500, description="The change, e.g. 'replace the cat with a dog'.")
+    instruction: str = Field(
+        min_length=1, max_length=500, description="The change, e.g. 'replace the cat with a dog'."
+    )
     preserve_unchanged: bool = Field(True, description="Keep the original pixels outside the edited region.")
 
 
 class ControlArgs(Generation):
+    """Arguments of control_generate."""
+
     image: str = ImageRef
     condition: Condition = Field(description="What kind of map the image is (or should be computed from it).")
     caption: str = Field(min_length=1, max_length=500, description="What to generate.")
@@ -109,6 +125,8 @@ class ControlArgs(Generation):
 
 
 class InpaintArgs(Generation):
+    """Arguments of inpaint."""
+
     image: str = ImageRef
     mask: str = Field(min_length=1, description="The region to fill: a mask image reference (white = fill).")
     caption: str | None = Field(None, max_length=500, description="What to paint there (optional).")
@@ -117,6 +135,8 @@ class InpaintArgs(Generation):
 
 
 class OutpaintArgs(Generation):
+    """Arguments of outpaint."""
+
     image: str = ImageRef
     direction: Literal["left", "right", "top", "bottom", "all"] = Field("all", description="Where to extend.")
     ratio: float = Field(0.5, gt=0, le=2, description="How much to add, as a fraction of the image's size.")
@@ -124,26 +144,36 @@ class OutpaintArgs(Generation):
 
 
 class TextToImageArgs(Generation):
+    """Arguments of text_to_image."""
+
     caption: str = Field(min_length=1, max_length=1000, description="What to draw.")
     width: int = Field(768, ge=64, le=2048, description="Width in pixels.")
     height: int = Field(768, ge=64, le=2048, description="Height in pixels.")
 
 
 class AnnotateArgs(Generation):
+    """Arguments of annotate."""
+
     image: str = ImageRef
     kind: Annotation = Field(description="Which map to draw.")
 
 
 class InstructionArgs(Generation):
+    """Arguments of run_instruction."""
+
     request: str = Field(min_length=1, max_length=1000, description="What to do, in your own words.")
     image: str | None = Field(None, description="The input image reference (omit for text-to-image).")
 
 
 class DescribeArgs(_Args):
+    """Arguments of describe_image."""
+
     image: str = ImageRef
 
 
 class JobArgs(_Args):
+    """Arguments of the job tools."""
+
     job_id: str = Field(min_length=1, max_length=64, description="The id a call with wait=false returned.")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import hashlib
 import io
 import ipaddress
 import json
@@ -112,16 +113,23 @@ class ImageStore:
 
     # -- writing --------------------------------------------------------------------------------------
 
-    def put(self, image: Image.Image, *, parents: list[str] = (), meta: dict | None = None) -> StoredImage:
+    def put(
+        self, image: Image.Image, *, parents: list[str] = (), meta: dict | None = None, image_id: str | None = None
+    ) -> StoredImage:
         """Store an image under a fresh id (PNG), with its parents and metadata, atomically."""
-        image_id = f"img_{secrets.token_hex(6)}"
+        image_id = image_id or f"img_{secrets.token_hex(6)}"
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         path = self.root / f"{image_id}.png"
         record = {
-            "id": image_id, "width": image.width, "height": image.height, "mode": image.mode,
-            "parents": list(parents), "created": _dt.datetime.now(_dt.UTC).isoformat(), **(meta or {}),
-        }  # fmt: skip
+            "id": image_id,
+            "width": image.width,
+            "height": image.height,
+            "mode": image.mode,
+            "parents": list(parents),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(),
+            **(meta or {}),
+        }
         atomic_write_bytes(path, buffer.getvalue())
         atomic_write_bytes(self.root / f"{image_id}.json", json.dumps(record, indent=2).encode())
         return self.get(image_id)
@@ -135,8 +143,10 @@ class ImageStore:
         """Copy a stored image into an allowed output folder (never over an existing file)."""
         target_dir = Path(folder).expanduser().resolve()
         if not (self.access.any_path or _inside(target_dir, [self.root, *self.access.write_dirs])):
-            raise ToolError(f"cannot write to {target_dir}: it is outside the allowed output folders",
-                            suggestions=["omit output_dir: results are in the image store"])  # fmt: skip
+            raise ToolError(
+                f"cannot write to {target_dir}: it is outside the allowed output folders",
+                suggestions=["omit output_dir: results are in the image store"],
+            )
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / stored.path.name
         if target.exists():
@@ -155,10 +165,19 @@ class ImageStore:
         self._check_id(image_id)
         meta_path = self.root / f"{image_id}.json"
         if not meta_path.is_file():
-            raise ToolError(f"no stored image {image_id}", suggestions=["use an id returned by an earlier call"])
+            raise ToolError(
+                f"no stored image {image_id}", suggestions=["use an id returned by an earlier call"]
+            )
         meta = json.loads(meta_path.read_text())
-        return StoredImage(image_id, self.root / f"{image_id}.png", meta["width"], meta["height"], meta["mode"],
-                           meta.get("parents", []), meta)  # fmt: skip
+        return StoredImage(
+            image_id,
+            self.root / f"{image_id}.png",
+            meta["width"],
+            meta["height"],
+            meta["mode"],
+            meta.get("parents", []),
+            meta,
+        )
 
     def lineage(self, image_id: str, depth: int = 20) -> list[dict]:
         """The chain of ancestors (nearest first): id, task and instruction of each."""
@@ -190,11 +209,21 @@ class ImageStore:
             stored = self.get(ref)
             return self._decode(stored.path.read_bytes(), stored.id), [stored.id], stored.id
         if ref.startswith("data:"):
-            return self._decode(_data_uri(ref, self.limits.max_bytes), "data URI"), [], "data URI"
-        if ref.startswith(("http://", "https://")):
-            return self._decode(self._fetch(ref), ref), [], ref
-        path = Path(urllib.parse.unquote(urllib.parse.urlparse(ref).path)) if ref.startswith("file://") else Path(ref)
-        return self._decode(self._read_path(path.expanduser()), str(path)), [], str(path)
+            data, source = _data_uri(ref, self.limits.max_bytes), "data URI"
+        elif ref.startswith(("http://", "https://")):
+            data, source = self._fetch(ref), ref
+        else:
+            parsed = Path(urllib.parse.unquote(urllib.parse.urlparse(ref).path)) if ref.startswith("file://") else Path(ref)
+            data, source = self._read_path(parsed.expanduser()), str(parsed)
+        image = self._decode(data, source)
+        return image, [self._ingest(data, image, source).id], source
+
+    def _ingest(self, data: bytes, image: Image.Image, source: str) -> StoredImage:
+        """Keep a copy of an outside input so results can name it as their parent (same bytes, same id)."""
+        image_id = f"img_{hashlib.sha256(data).hexdigest()[:12]}"
+        if (self.root / f"{image_id}.json").is_file():
+            return self.get(image_id)
+        return self.put(image, meta={"source": source, "input": True}, image_id=image_id)
 
     def _read_path(self, path: Path) -> bytes:
         try:
@@ -203,21 +232,29 @@ class ImageStore:
             raise ToolError(f"{path} does not exist or cannot be resolved") from None
         allowed = [self.root, *self.access.read_dirs]
         if not (self.access.any_path or _inside(resolved, allowed)):
-            names = ", ".join(str(p) for p in self.access.read_dirs) or "none (start the server with --allow-dir)"
-            raise ToolError(f"{path} is outside the allowed folders (allowed: {names}; links are followed)",
-                            suggestions=["copy the file into an allowed folder", "pass a data: URI"])  # fmt: skip
+            names = (
+                ", ".join(str(p) for p in self.access.read_dirs) or "none (start the server with --allow-dir)"
+            )
+            raise ToolError(
+                f"{path} is outside the allowed folders (allowed: {names}; links are followed)",
+                suggestions=["copy the file into an allowed folder", "pass a data: URI"],
+            )
         if not resolved.is_file():
             raise ToolError(f"{path} is not a file")
         size = resolved.stat().st_size
         if size > self.limits.max_bytes:
-            raise ToolError(f"{path} is {size / 2**20:.1f} MiB, above the {self.limits.max_bytes / 2**20:.0f} MiB "
-                            "limit; compress or downscale it")  # fmt: skip
+            raise ToolError(
+                f"{path} is {size / 2**20:.1f} MiB, above the {self.limits.max_bytes / 2**20:.0f} MiB "
+                "limit; compress or downscale it"
+            )
         return resolved.read_bytes()
 
     def _fetch(self, url: str) -> bytes:
         if not self.access.allow_network:
-            raise ToolError("network URLs are disabled on this server; pass a path, a data: URI or an image id",
-                            suggestions=["start the server with --allow-network to fetch public URLs"])  # fmt: skip
+            raise ToolError(
+                "network URLs are disabled on this server; pass a path, a data: URI or an image id",
+                suggestions=["start the server with --allow-network to fetch public URLs"],
+            )
         host = urllib.parse.urlparse(url).hostname or ""
         try:
             addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
@@ -228,7 +265,7 @@ class ImageStore:
             if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
                 raise ToolError(f"{host} resolves to a non-public address ({ip}); refused")
         request = urllib.request.Request(url, headers={"User-Agent": "pixwizard"})
-        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 (scheme checked above)
+        with urllib.request.urlopen(request, timeout=20) as response:
             data = response.read(self.limits.max_bytes + 1)
         if len(data) > self.limits.max_bytes:
             raise ToolError(f"{url} is larger than the {self.limits.max_bytes / 2**20:.0f} MiB limit")
@@ -237,16 +274,22 @@ class ImageStore:
     def _decode(self, data: bytes, name: str) -> Image.Image:
         try:
             image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            raise ToolError(f"{name} declares too many pixels ({exc}); downscale it first") from None
         except (UnidentifiedImageError, OSError):
             raise ToolError(f"{name} is not an image PIL can read (PNG, JPEG, WebP, ...)") from None
         width, height = image.size
         if width * height > self.limits.max_pixels:
-            raise ToolError(f"{name} is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
-                            f"{self.limits.max_pixels / 1e6:.0f} MP limit; downscale it first")  # fmt: skip
+            raise ToolError(
+                f"{name} is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
+                f"{self.limits.max_pixels / 1e6:.0f} MP limit; downscale it first"
+            )
         try:
             image.load()
         except (OSError, SyntaxError, ValueError) as exc:
-            raise ToolError(f"{name} could not be decoded ({exc}); the file is probably truncated or corrupt") from None
+            raise ToolError(
+                f"{name} could not be decoded ({exc}); the file is probably truncated or corrupt"
+            ) from None
         return image
 
 

@@ -11,6 +11,7 @@ import typer
 
 from pixwizard import __version__
 from pixwizard.cli import eval as eval_cli
+from pixwizard.cli import mcp as mcp_cli
 from pixwizard.cli import models as models_cli
 
 app = typer.Typer(
@@ -39,3 +40,4 @@ def main(
 app.command("convert-checkpoint", rich_help_panel="Models")(models_cli.convert_checkpoint)
 app.command("parity", rich_help_panel="Evaluation")(eval_cli.parity)
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
+app.command("mcp", rich_help_panel="Servers")(mcp_cli.mcp)

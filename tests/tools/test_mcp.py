@@ -1,0 +1,178 @@
+"""The MCP server in process: schemas, every tool, resources, refusals, concurrency, progress, jobs."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import struct
+import zlib
+
+import anyio
+import pytest
+from mcp import Client
+from PIL import Image
+
+from pixwizard.mcp_server.server import DEFAULT_PREVIEW_BYTES, build_server
+from pixwizard.tools import REGISTRY
+
+pytestmark = pytest.mark.anyio
+
+CALLS = {
+    "restore": {"problem": "derain"},
+    "ground": {"referring": "the bright centre"},
+    "segment": {},
+    "depth": {},
+    "edit": {"instruction": "make the sky purple"},
+    "control_generate": {"condition": "canny", "caption": "a glowing orb", "from_photo": True},
+    "inpaint": {"mask": "MASK", "caption": "a window"},
+    "outpaint": {"direction": "right", "ratio": 0.25},
+    "text_to_image": {"caption": "a red boat", "width": 64, "height": 64},
+    "annotate": {"kind": "canny"},
+    "run_instruction": {"request": "please remove the rain from this photo"},
+}
+
+
+async def test_every_tool_is_listed_with_schemas(ctx):
+    async with Client(build_server(ctx), raise_exceptions=True) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == set(REGISTRY)
+    for name, tool in tools.items():
+        assert tool.input_schema["type"] == "object" and tool.output_schema, name
+        assert tool.annotations is not None and tool.description
+    assert tools["describe_image"].annotations.read_only_hint and not tools["edit"].annotations.read_only_hint
+    assert "image" in tools["depth"].input_schema["required"]
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+async def test_each_tool_on_a_small_image(ctx, workspace, name):
+    photo = str(workspace / "in" / "photo.png")
+    args = {"image": photo, "steps": 3, **CALLS[name]}
+    if name == "inpaint":
+        args["mask"] = str(workspace / "in" / "mask.png")
+    if name == "text_to_image":
+        args.pop("image")
+    async with Client(build_server(ctx), raise_exceptions=True) as client:
+        result = await client.call_tool(name, args)
+        assert not result.is_error, result.content[0].text
+        out = result.structured_content
+        image = out["image"]
+        resource = await client.read_resource(image["uri"])
+        data = base64.b64decode(resource.contents[0].blob)
+        decoded = Image.open(io.BytesIO(data))
+        assert decoded.size == (image["width"], image["height"])
+        assert os.path.dirname(image["path"]) == str(ctx.store.root)
+        provenance = out["provenance"]
+        assert provenance["model"] == "tiny-random" and provenance["seed"] == 0 and provenance["steps"] == 3
+        assert provenance["task"]
+        previews = [c for c in result.content if c.type == "image"]
+        assert previews and len(base64.b64decode(previews[0].data)) <= DEFAULT_PREVIEW_BYTES
+        assert any(c.type == "resource_link" and c.uri == image["uri"] for c in result.content)
+        described = (await client.call_tool("describe_image", {"image": image["id"]})).structured_content
+        if name == "text_to_image":
+            assert described["parents"] == []  # drawn from nothing
+        else:
+            assert described["parents"] and described["lineage"][-1]["id"] in provenance["parents"]
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A 200-byte PNG that declares width×height (a decompression bomb if anyone decoded it)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
+
+
+async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, workspace):
+    inside = workspace / "in"
+    (inside / "link.png").symlink_to(workspace / "secret" / "private.png")
+    data = (inside / "photo.png").read_bytes()
+    (inside / "truncated.png").write_bytes(data[: len(data) // 2])
+    (inside / "notes.png").write_text("not an image at all")
+    (inside / "huge.png").write_bytes(_png_header(20000, 20000))
+    cases = {
+        str(workspace / "secret" / "private.png"): "outside the allowed folders",
+        str(inside / ".." / "secret" / "private.png"): "outside the allowed folders",
+        str(inside / "link.png"): "outside the allowed folders",
+        str(inside / "truncated.png"): "truncated",
+        str(inside / "notes.png"): "not an image",
+        str(inside / "huge.png"): "too many pixels",
+        "img_0123456789ab": "no stored image",
+        "https://example.com/a.png": "network URLs are disabled",
+    }
+    async with Client(build_server(ctx)) as client:
+        for reference, message in cases.items():
+            result = await client.call_tool("depth", {"image": reference, "steps": 2})
+            assert result.is_error and message in result.content[0].text, (reference, result.content[0].text)
+        written = await client.call_tool("depth", {"image": str(inside / "photo.png"), "steps": 2,
+                                                    "output_dir": str(workspace / "secret")})  # fmt: skip
+        assert written.is_error and "outside the allowed output folders" in written.content[0].text
+        exported = await client.call_tool("depth", {"image": str(inside / "photo.png"), "steps": 2,
+                                                     "output_dir": str(workspace / "out")})  # fmt: skip
+        assert not exported.is_error and os.path.exists(exported.structured_content["exported_to"])
+        bad = await client.call_tool("depth", {"image": str(inside / "photo.png"), "steps": 1})
+        assert bad.is_error and "steps" in bad.content[0].text
+        ok = await client.call_tool("describe_image", {"image": str(inside / "photo.png")})
+        assert not ok.is_error and ok.structured_content["width"] == 80
+
+
+async def test_root_without_allow_dir_refuses_system_files(tmp_path, monkeypatch):
+    from pixwizard.tools import make_context
+
+    monkeypatch.chdir("/")
+    bare = make_context("tiny-random", store_dir=tmp_path / "store", device="cpu")
+    async with Client(build_server(bare)) as client:
+        result = await client.call_tool("describe_image", {"image": "/etc/hostname"})
+        assert result.is_error and "outside the allowed folders" in result.content[0].text
+        again = await client.call_tool("describe_image", {"image": "etc/hostname"})
+        assert again.is_error
+
+
+async def test_concurrent_calls_run_one_generation_at_a_time(ctx, workspace):
+    photo = str(workspace / "in" / "photo.png")
+    results = []
+    async with Client(build_server(ctx), raise_exceptions=True) as client:
+
+        async def one():
+            results.append((await client.call_tool("restore", {"image": photo, "problem": "denoise", "steps": 4})))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(one)
+    ids = {r.structured_content["image"]["id"] for r in results}
+    paths = {r.structured_content["image"]["path"] for r in results}
+    assert len(ids) == len(paths) == 8
+    backend = ctx.backend
+    assert backend.max_active == 1 and backend.active == 0
+    spans = sorted(backend.intervals)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+
+
+async def test_progress_notifications(ctx, workspace):
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append((progress, total))
+
+    async with Client(build_server(ctx), raise_exceptions=True) as client:
+        await client.call_tool("depth", {"image": str(workspace / "in" / "photo.png"), "steps": 6},
+                               progress_callback=on_progress)  # fmt: skip
+    assert len(seen) >= 5 and [p for p, _ in seen] == sorted({p for p, _ in seen})
+    assert seen[-1] == (5, 5)
+
+
+async def test_wait_false_job_completes(ctx, workspace):
+    async with Client(build_server(ctx), raise_exceptions=True) as client:
+        queued = (await client.call_tool("restore", {"image": str(workspace / "in" / "photo.png"),
+                                                     "problem": "dehaze", "steps": 3, "wait": False})).structured_content  # fmt: skip
+        assert queued["status"] == "queued" and queued["job_id"] and queued["image"] is None
+        for _ in range(200):
+            status = (await client.call_tool("job_status", {"job_id": queued["job_id"]})).structured_content
+            if status["status"] == "done":
+                break
+            await anyio.sleep(0.05)
+        result = (await client.call_tool("job_result", {"job_id": queued["job_id"]})).structured_content
+    assert result["status"] == "done" and result["result"]["image"]["id"].startswith("img_")
+    assert ctx.store.get(result["result"]["image"]["id"]).width == 80
