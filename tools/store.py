@@ -114,7 +114,12 @@ class ImageStore:
     # -- writing --------------------------------------------------------------------------------------
 
     def put(
-        self, image: Image.Image, *, parents: list[str] = (), meta: dict | None = None, image_id: str | None = None
+        self,
+        image: Image.Image,
+        *,
+        parents: list[str] = (),
+        meta: dict | None = None,
+        image_id: str | None = None,
     ) -> StoredImage:
         """Store an image under a fresh id (PNG), with its parents and metadata, atomically."""
         image_id = image_id or f"img_{secrets.token_hex(6)}"
@@ -213,7 +218,11 @@ class ImageStore:
         elif ref.startswith(("http://", "https://")):
             data, source = self._fetch(ref), ref
         else:
-            parsed = Path(urllib.parse.unquote(urllib.parse.urlparse(ref).path)) if ref.startswith("file://") else Path(ref)
+            parsed = (
+                Path(urllib.parse.unquote(urllib.parse.urlparse(ref).path))
+                if ref.startswith("file://")
+                else Path(ref)
+            )
             data, source = self._read_path(parsed.expanduser()), str(parsed)
         image = self._decode(data, source)
         return image, [self._ingest(data, image, source).id], source

@@ -13,6 +13,7 @@ from pixwizard import __version__
 from pixwizard.cli import eval as eval_cli
 from pixwizard.cli import mcp as mcp_cli
 from pixwizard.cli import models as models_cli
+from pixwizard.cli import tools as tools_cli
 
 app = typer.Typer(
     name="pixwizard",
@@ -41,3 +42,4 @@ app.command("convert-checkpoint", rich_help_panel="Models")(models_cli.convert_c
 app.command("parity", rich_help_panel="Evaluation")(eval_cli.parity)
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
 app.command("mcp", rich_help_panel="Servers")(mcp_cli.mcp)
+tools_cli.register(app)

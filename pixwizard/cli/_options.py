@@ -11,6 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from pixwizard.errors import PixWizardError
+from pixwizard.tools.spec import ToolError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,7 +28,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (PixWizardError, ValueError, OSError) as exc:
+        except (PixWizardError, ToolError, ValueError, OSError) as exc:
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
             print(f"error: {exc}  (set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)

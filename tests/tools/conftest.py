@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
 from pixwizard.tools import make_context
 
 
@@ -31,5 +30,10 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def ctx(workspace):
-    return make_context("tiny-random", store_dir=workspace / "store", allow_dirs=[workspace / "in"],
-                        output_dirs=[workspace / "out"], device="cpu")  # fmt: skip
+    return make_context(
+        "tiny-random",
+        store_dir=workspace / "store",
+        allow_dirs=[workspace / "in"],
+        output_dirs=[workspace / "out"],
+        device="cpu",
+    )

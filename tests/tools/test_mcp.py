@@ -12,7 +12,6 @@ import anyio
 import pytest
 from mcp import Client
 from PIL import Image
-
 from pixwizard.mcp_server.server import DEFAULT_PREVIEW_BYTES, build_server
 from pixwizard.tools import REGISTRY
 
@@ -82,7 +81,12 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 def _png_header(width: int, height: int) -> bytes:
     """A 200-byte PNG that declares width×height (a decompression bomb if anyone decoded it)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _chunk(b"IEND", b"")
+    )
 
 
 async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, workspace):
@@ -106,11 +110,13 @@ async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, worksp
         for reference, message in cases.items():
             result = await client.call_tool("depth", {"image": reference, "steps": 2})
             assert result.is_error and message in result.content[0].text, (reference, result.content[0].text)
-        written = await client.call_tool("depth", {"image": str(inside / "photo.png"), "steps": 2,
-                                                    "output_dir": str(workspace / "secret")})  # fmt: skip
+        written = await client.call_tool(
+            "depth", {"image": str(inside / "photo.png"), "steps": 2, "output_dir": str(workspace / "secret")}
+        )
         assert written.is_error and "outside the allowed output folders" in written.content[0].text
-        exported = await client.call_tool("depth", {"image": str(inside / "photo.png"), "steps": 2,
-                                                     "output_dir": str(workspace / "out")})  # fmt: skip
+        exported = await client.call_tool(
+            "depth", {"image": str(inside / "photo.png"), "steps": 2, "output_dir": str(workspace / "out")}
+        )
         assert not exported.is_error and os.path.exists(exported.structured_content["exported_to"])
         bad = await client.call_tool("depth", {"image": str(inside / "photo.png"), "steps": 1})
         assert bad.is_error and "steps" in bad.content[0].text
@@ -136,7 +142,9 @@ async def test_concurrent_calls_run_one_generation_at_a_time(ctx, workspace):
     async with Client(build_server(ctx), raise_exceptions=True) as client:
 
         async def one():
-            results.append((await client.call_tool("restore", {"image": photo, "problem": "denoise", "steps": 4})))
+            results.append(
+                await client.call_tool("restore", {"image": photo, "problem": "denoise", "steps": 4})
+            )
 
         async with anyio.create_task_group() as group:
             for _ in range(8):
@@ -157,16 +165,26 @@ async def test_progress_notifications(ctx, workspace):
         seen.append((progress, total))
 
     async with Client(build_server(ctx), raise_exceptions=True) as client:
-        await client.call_tool("depth", {"image": str(workspace / "in" / "photo.png"), "steps": 6},
-                               progress_callback=on_progress)  # fmt: skip
+        await client.call_tool(
+            "depth", {"image": str(workspace / "in" / "photo.png"), "steps": 6}, progress_callback=on_progress
+        )
     assert len(seen) >= 5 and [p for p, _ in seen] == sorted({p for p, _ in seen})
     assert seen[-1] == (5, 5)
 
 
 async def test_wait_false_job_completes(ctx, workspace):
     async with Client(build_server(ctx), raise_exceptions=True) as client:
-        queued = (await client.call_tool("restore", {"image": str(workspace / "in" / "photo.png"),
-                                                     "problem": "dehaze", "steps": 3, "wait": False})).structured_content  # fmt: skip
+        queued = (
+            await client.call_tool(
+                "restore",
+                {
+                    "image": str(workspace / "in" / "photo.png"),
+                    "problem": "dehaze",
+                    "steps": 3,
+                    "wait": False,
+                },
+            )
+        ).structured_content
         assert queued["status"] == "queued" and queued["job_id"] and queued["image"] is None
         for _ in range(200):
             status = (await client.call_tool("job_status", {"job_id": queued["job_id"]})).structured_content

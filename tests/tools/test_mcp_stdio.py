@@ -1,0 +1,54 @@
+"""The MCP server over stdio, started as `python -m pixwizard.mcp_server` (the path MCP hosts use)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_stdio_lists_and_calls(workspace, mode):
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "pixwizard.mcp_server",
+            "--model",
+            "tiny-random",
+            "--allow-dir",
+            str(workspace / "in"),
+            "--store",
+            str(workspace / "store"),
+            "--device",
+            "cpu",
+        ],
+        cwd="/",
+    )
+    async with Client(params, mode=mode) as client:
+        tools = {t.name for t in (await client.list_tools()).tools}
+        assert {
+            "restore",
+            "ground",
+            "segment",
+            "depth",
+            "edit",
+            "control_generate",
+            "inpaint",
+            "outpaint",
+            "text_to_image",
+            "annotate",
+            "run_instruction",
+            "describe_image",
+        } <= tools
+        result = await client.call_tool("depth", {"image": str(workspace / "in" / "photo.png"), "steps": 3})
+        assert not result.is_error, result.content[0].text
+        uri = result.structured_content["image"]["uri"]
+        assert (await client.read_resource(uri)).contents[0].mime_type == "image/png"
+        refused = await client.call_tool("depth", {"image": "/etc/hostname"})
+        assert refused.is_error and "outside the allowed folders" in refused.content[0].text
+        prompt = await client.get_prompt("remove_object", {"image": "img_0123456789ab", "target": "the cat"})
+        assert "inpaint" in prompt.messages[0].content.text
