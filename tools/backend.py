@@ -108,6 +108,8 @@ class Backend:
             try:
                 if cancel is not None and cancel.is_set():
                     raise GenerationCancelled("cancelled before it started")
+                if progress is not None and total:
+                    progress(0, total)  # started: the queue is behind us
                 result = fn(pipe, callback)
             except GenerationCancelled:
                 raise ToolError("the generation was cancelled; nothing was written") from None

@@ -37,3 +37,24 @@ def ctx(workspace):
         output_dirs=[workspace / "out"],
         device="cpu",
     )
+
+
+TOOL_CALLS = {
+    "restore": {"problem": "derain"},
+    "ground": {"referring": "the bright centre"},
+    "segment": {},
+    "depth": {},
+    "edit": {"instruction": "make the sky purple"},
+    "control_generate": {"condition": "canny", "caption": "a glowing orb", "from_photo": True},
+    "inpaint": {"mask": "MASK", "caption": "a window"},
+    "outpaint": {"direction": "right", "ratio": 0.25},
+    "text_to_image": {"caption": "a red boat", "width": 64, "height": 64},
+    "annotate": {"kind": "canny"},
+    "run_instruction": {"request": "please remove the rain from this photo"},
+}
+
+
+@pytest.fixture
+def tool_calls():
+    """Extra arguments that make each generating tool's call valid (besides image and steps)."""
+    return TOOL_CALLS

@@ -17,19 +17,7 @@ from pixwizard.tools import REGISTRY
 
 pytestmark = pytest.mark.anyio
 
-CALLS = {
-    "restore": {"problem": "derain"},
-    "ground": {"referring": "the bright centre"},
-    "segment": {},
-    "depth": {},
-    "edit": {"instruction": "make the sky purple"},
-    "control_generate": {"condition": "canny", "caption": "a glowing orb", "from_photo": True},
-    "inpaint": {"mask": "MASK", "caption": "a window"},
-    "outpaint": {"direction": "right", "ratio": 0.25},
-    "text_to_image": {"caption": "a red boat", "width": 64, "height": 64},
-    "annotate": {"kind": "canny"},
-    "run_instruction": {"request": "please remove the rain from this photo"},
-}
+GENERATING = [name for name, spec in REGISTRY.items() if spec.generates]
 
 
 async def test_every_tool_is_listed_with_schemas(ctx):
@@ -43,10 +31,10 @@ async def test_every_tool_is_listed_with_schemas(ctx):
     assert "image" in tools["depth"].input_schema["required"]
 
 
-@pytest.mark.parametrize("name", list(CALLS))
-async def test_each_tool_on_a_small_image(ctx, workspace, name):
+@pytest.mark.parametrize("name", GENERATING)
+async def test_each_tool_on_a_small_image(ctx, workspace, tool_calls, name):
     photo = str(workspace / "in" / "photo.png")
-    args = {"image": photo, "steps": 3, **CALLS[name]}
+    args = {"image": photo, "steps": 3, **tool_calls[name]}
     if name == "inpaint":
         args["mask"] = str(workspace / "in" / "mask.png")
     if name == "text_to_image":
@@ -96,6 +84,7 @@ async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, worksp
     (inside / "truncated.png").write_bytes(data[: len(data) // 2])
     (inside / "notes.png").write_text("not an image at all")
     (inside / "huge.png").write_bytes(_png_header(20000, 20000))
+    (inside / "big.png").write_bytes(_png_header(8000, 6000))
     cases = {
         str(workspace / "secret" / "private.png"): "outside the allowed folders",
         str(inside / ".." / "secret" / "private.png"): "outside the allowed folders",
@@ -103,6 +92,7 @@ async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, worksp
         str(inside / "truncated.png"): "truncated",
         str(inside / "notes.png"): "not an image",
         str(inside / "huge.png"): "too many pixels",
+        str(inside / "big.png"): "above the 40 MP limit",
         "img_0123456789ab": "no stored image",
         "https://example.com/a.png": "network URLs are disabled",
     }
@@ -168,8 +158,8 @@ async def test_progress_notifications(ctx, workspace):
         await client.call_tool(
             "depth", {"image": str(workspace / "in" / "photo.png"), "steps": 6}, progress_callback=on_progress
         )
-    assert len(seen) >= 5 and [p for p, _ in seen] == sorted({p for p, _ in seen})
-    assert seen[-1] == (5, 5)
+    assert len(seen) >= 6  # at least `steps` notifications: "started", then one per model step
+    assert [p for p, _ in seen] == sorted({p for p, _ in seen}) and seen[0] == (0, 5) and seen[-1] == (5, 5)
 
 
 async def test_wait_false_job_completes(ctx, workspace):

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_stdio_lists_and_calls(workspace, mode):
+async def test_stdio_lists_and_calls(workspace, tool_calls, mode):
     params = StdioServerParameters(
         command=sys.executable,
         args=[
@@ -52,3 +52,42 @@ async def test_stdio_lists_and_calls(workspace, mode):
         assert refused.is_error and "outside the allowed folders" in refused.content[0].text
         prompt = await client.get_prompt("remove_object", {"image": "img_0123456789ab", "target": "the cat"})
         assert "inpaint" in prompt.messages[0].content.text
+        if mode == "auto":
+            for name, extra in tool_calls.items():  # every tool over stdio too
+                args = {"image": str(workspace / "in" / "photo.png"), "steps": 2, **extra}
+                if name == "inpaint":
+                    args["mask"] = str(workspace / "in" / "mask.png")
+                if name == "text_to_image":
+                    args.pop("image")
+                called = await client.call_tool(name, args)
+                assert not called.is_error, (name, called.content[0].text)
+                assert called.structured_content["provenance"]["task"]
+
+
+async def test_started_from_root_without_allow_dir_refuses_etc_hostname(tmp_path):
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "pixwizard.mcp_server",
+            "--model",
+            "tiny-random",
+            "--store",
+            str(tmp_path / "store"),
+            "--device",
+            "cpu",
+        ],
+        cwd="/",
+    )
+    async with Client(params) as client:
+        for reference in ("/etc/hostname", "etc/hostname", "file:///etc/hostname"):
+            result = await client.call_tool("describe_image", {"image": reference})
+            assert result.is_error and (
+                "outside the allowed folders" in result.content[0].text
+                or "does not exist" in result.content[0].text
+            )
+        assert (
+            await client.call_tool(
+                "text_to_image", {"caption": "a dot", "width": 64, "height": 64, "steps": 2}
+            )
+        ).is_error is False
