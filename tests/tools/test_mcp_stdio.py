@@ -91,3 +91,49 @@ async def test_started_from_root_without_allow_dir_refuses_etc_hostname(tmp_path
                 "text_to_image", {"caption": "a dot", "width": 64, "height": 64, "steps": 2}
             )
         ).is_error is False
+
+
+async def test_streamable_http_on_loopback(workspace):
+    import socket
+    import subprocess
+
+    import anyio
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pixwizard",
+            "mcp",
+            "--transport",
+            "streamable-http",
+            "--port",
+            str(port),
+            "--store",
+            str(workspace / "store"),
+            "--allow-dir",
+            str(workspace / "in"),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd="/",
+    )
+    try:
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                await anyio.sleep(0.1)
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            assert "depth" in {t.name for t in (await client.list_tools()).tools}
+            result = await client.call_tool("describe_image", {"image": str(workspace / "in" / "photo.png")})
+            assert not result.is_error and result.structured_content["width"] == 80
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
