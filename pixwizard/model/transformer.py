@@ -227,6 +227,7 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         no_image: Tensor | None = None,
         token_selection: TokenSelection | str = TokenSelection.TOPK,
         generator: torch.Generator | None = None,
+        gumbel: Tensor | None = None,
     ) -> Conditions:
         """Encode the per-item conditions that stay fixed during sampling.
 
@@ -239,6 +240,8 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
                 treated as zeros, as the authors' "no image" row). None: every item has an image.
             token_selection: ``"topk"`` (deterministic) or ``"gumbel"`` (fresh noise on every call).
             generator: Source of the Gumbel noise.
+            gumbel: ``(n_layers, B, N)`` Gumbel noise to use instead of drawing it (the trainer draws it
+                per item so that a run does not depend on how its batch is split).
 
         Returns:
             The prepared `Conditions`.
@@ -261,9 +264,12 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         static_c = task_emb + self.global_semantic_embedder(clip.mean(dim=1))  # (B, Dc)
         noise = None
         if TokenSelection(token_selection) is TokenSelection.GUMBEL:
-            noise = gumbel_noise(
-                (len(self.layers), batch, clip.shape[1]), generator=generator, device=clip.device, dtype=dtype
-            )
+            shape = (len(self.layers), batch, clip.shape[1])
+            if gumbel is not None:
+                check_shape("gumbel", gumbel, shape)
+                noise = gumbel.to(clip.device, dtype)
+            else:
+                noise = gumbel_noise(shape, generator=generator, device=clip.device, dtype=dtype)
         cond = Conditions(static_c, task_emb, clip, cap_feats.to(dtype), cap_mask.bool(), noise, None)
         if not (self.gradient_checkpointing and torch.is_grad_enabled()):
             cond.cross = [
@@ -289,6 +295,7 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         no_image: Tensor | None = None,
         token_selection: TokenSelection | str = TokenSelection.TOPK,
         generator: torch.Generator | None = None,
+        gumbel: Tensor | None = None,
         rope_scale: float | None = None,
         rope_watershed: float = 1.0,
         proportional_attn: bool = False,
@@ -307,6 +314,7 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             no_image: ``(B,)`` bool flags of items without an image condition.
             token_selection: ``"topk"`` or ``"gumbel"``.
             generator: Source of the Gumbel noise.
+            gumbel: Explicit ``(n_layers, B, N)`` Gumbel noise (see `prepare_conditions`).
             rope_scale: RoPE extrapolation factor for this call: linear position scaling for items with
                 ``t < rope_watershed``, θ scaling otherwise. None: the constructor's ``scale_factor`` as θ.
             rope_watershed: Time at which the scaling switches from linear to θ.
@@ -324,6 +332,7 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             no_image=no_image,
             token_selection=token_selection,
             generator=generator,
+            gumbel=gumbel,
         )
         return self.forward_prepared(
             x,
