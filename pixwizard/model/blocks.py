@@ -33,8 +33,8 @@ class Conditions:
     """Everything about a batch that does not change between sampling steps.
 
     Built by `PixWizardTransformer.prepare_conditions`. ``cross`` holds each block's cross-attention keys
-    and values when they were computed up front; it is None under gradient checkpointing, where each
-    block recomputes its own inside the checkpoint to save memory.
+    and values when they were computed up front (sampling); it is None in training, where each block
+    computes its own inside its forward (what activation checkpointing recomputes and FSDP2 gathers for).
     """
 
     static_c: Tensor  # (B, Dc) task embedding + global CLIP embedding

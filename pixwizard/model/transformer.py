@@ -271,7 +271,10 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             else:
                 noise = gumbel_noise(shape, generator=generator, device=clip.device, dtype=dtype)
         cond = Conditions(static_c, task_emb, clip, cap_feats.to(dtype), cap_mask.bool(), noise, None)
-        if not (self.gradient_checkpointing and torch.is_grad_enabled()):
+        # Sampling reuses the cross-attention keys/values across steps, so they are computed here once. In
+        # training each block computes its own inside its forward: that is what activation checkpointing
+        # recomputes, and under FSDP2 a block's weights are gathered only during its forward.
+        if not (self.training and torch.is_grad_enabled()):
             cond.cross = [
                 block.cross_kv(cond, None if noise is None else noise[i])
                 for i, block in enumerate(self.layers)

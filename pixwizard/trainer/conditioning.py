@@ -28,7 +28,9 @@ class Dropout:
 def draw_dropout(generator: torch.Generator, p_text: float, p_image: float, p_both: float) -> Dropout:
     """One draw: text only with ``p_text``, image only with ``p_image``, both with ``p_both``."""
     if min(p_text, p_image, p_both) < 0 or p_text + p_image + p_both > 1:
-        raise ValueError(f"dropout rates must be non-negative and sum to at most 1, got {p_text}, {p_image}, {p_both}")
+        raise ValueError(
+            f"dropout rates must be non-negative and sum to at most 1, got {p_text}, {p_image}, {p_both}"
+        )
     u = float(torch.rand((), generator=generator))
     if u < p_text:
         return Dropout(text=True, image=False)
@@ -77,5 +79,7 @@ def drop_conditions(
     if dropout.text:
         item = replace(item, text_feats=empty.text_feats, text_mask=empty.text_mask, pooled=empty.pooled)
     if dropout.image:
-        item = replace(item, cond_latent=noise_latent, clip_tokens=torch.zeros_like(item.clip_tokens), no_image=True)
+        item = replace(
+            item, cond_latent=noise_latent, clip_tokens=torch.zeros_like(item.clip_tokens), no_image=True
+        )
     return item

@@ -21,7 +21,7 @@ from pixwizard.errors import ConfigError
 
 @dataclass(kw_only=True)
 class OptimConfig:
-    """AdamW with a constant learning rate after an optional linear warm-up (the authors: 1e-4, no warm-up)."""
+    """AdamW, constant learning rate after an optional linear warm-up (the authors: 1e-4, no warm-up)."""
 
     lr: float = 1e-4
     """Peak learning rate."""
@@ -120,22 +120,41 @@ class TrainConfig:
 
 def debug() -> TrainConfig:
     """A tiny model on the built-in tiny encoders, float32 on CPU: tests and smoke runs."""
-    return TrainConfig(model="tiny", encoders="tiny-random", steps=200, global_batch=4, ema_decay=0.99,
-                       optim=OptimConfig(lr=1e-3), data=DataConfig(centres=[64]))  # fmt: skip
+    return TrainConfig(
+        model="tiny",
+        encoders="tiny-random",
+        steps=200,
+        global_batch=4,
+        ema_decay=0.99,
+        optim=OptimConfig(lr=1e-3),
+        data=DataConfig(centres=[64]),
+    )
 
 
 def finetune() -> TrainConfig:
     """Fine-tune the released model (stage-2 settings of the paper) in bf16 with FSDP2."""
-    return TrainConfig(model="pixwizard_2b_gqa", init="pixwizard:checkpoints/PixWizard", encoders="checkpoints/pixwizard",
-                       precision="bf16", global_batch=64, steps=10_000, ckpt_every=500, optim=OptimConfig(lr=5e-5),
-                       data=DataConfig(centres=[768, 1024]),
-                       parallel=ParallelConfig(mode="fsdp2", activation_checkpointing=True))  # fmt: skip
+    return TrainConfig(
+        model="pixwizard_2b_gqa",
+        init="pixwizard:checkpoints/PixWizard",
+        encoders="checkpoints/pixwizard",
+        precision="bf16",
+        global_batch=64,
+        steps=10_000,
+        ckpt_every=500,
+        optim=OptimConfig(lr=5e-5),
+        data=DataConfig(centres=[768, 1024]),
+        parallel=ParallelConfig(mode="fsdp2", activation_checkpointing=True),
+    )
 
 
 def stage1() -> TrainConfig:
     """The paper's stage 1 from Lumina-Next-T2I: balanced small tasks, lr 1e-4, centres 512-768."""
-    return dataclasses.replace(finetune(), init="lumina:checkpoints/Lumina-Next-T2I", optim=OptimConfig(lr=1e-4),
-                               data=DataConfig(stage=1, centres=[512, 768]))  # fmt: skip
+    return dataclasses.replace(
+        finetune(),
+        init="lumina:checkpoints/Lumina-Next-T2I",
+        optim=OptimConfig(lr=1e-4),
+        data=DataConfig(stage=1, centres=[512, 768]),
+    )
 
 
 PRESETS = {"debug": debug, "finetune": finetune, "stage1": stage1}

@@ -52,7 +52,11 @@ def load_annotations(path: str | Path, root: str | Path | None = None, type: str
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
-        entries = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
+        entries = (
+            json.loads(text)
+            if text.lstrip().startswith("[")
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not JSON or JSONL ({exc})") from None
     base = Path(root) if root is not None else path.parent
@@ -62,8 +66,14 @@ def load_annotations(path: str | Path, root: str | Path | None = None, type: str
         if missing:
             raise ValueError(f"{path}: entry {i} lacks {sorted(missing)}")
         prompt = entry["prompt"]
-        items.append(Item(str(base / entry["input_path"]), str(base / entry["target_path"]),
-                          tuple(prompt) if isinstance(prompt, list) else prompt, entry.get("type", type)))  # fmt: skip
+        items.append(
+            Item(
+                str(base / entry["input_path"]),
+                str(base / entry["target_path"]),
+                tuple(prompt) if isinstance(prompt, list) else prompt,
+                entry.get("type", type),
+            )
+        )
     return items
 
 
@@ -75,7 +85,9 @@ def _resize_group(items: list[Item], count: int, rng: random.Random) -> list[Ite
     return items * repeats + rng.sample(items, remainder)
 
 
-def load_meta(path: str | Path, *, stage: int = 2, stage1_count: int | None = None, seed: int = 0) -> list[Item]:
+def load_meta(
+    path: str | Path, *, stage: int = 2, stage1_count: int | None = None, seed: int = 0
+) -> list[Item]:
     """Items of a YAML meta file after the paper's two-stage balancing.
 
     Args:
@@ -100,13 +112,17 @@ def load_meta(path: str | Path, *, stage: int = 2, stage1_count: int | None = No
     ratios: dict[str, float] = {}
     for entry in entries:
         kind = entry.get("type", "default")
-        annotations = Path(entry["path"]) if Path(entry["path"]).is_absolute() else path.parent / entry["path"]
+        annotations = (
+            Path(entry["path"]) if Path(entry["path"]).is_absolute() else path.parent / entry["path"]
+        )
         groups.setdefault(kind, []).extend(load_annotations(annotations, entry.get("root"), kind))
         ratios[kind] = float(entry.get("ratio", 1.0))
     if stage == 1:
         target = stage1_count or max(len(g) for g in groups.values())
         return [item for kind in groups for item in _resize_group(groups[kind], target, rng)]
-    scaled = {kind: _resize_group(items, round(len(items) * ratios[kind]), rng) for kind, items in groups.items()}
+    scaled = {
+        kind: _resize_group(items, round(len(items) * ratios[kind]), rng) for kind, items in groups.items()
+    }
     if T2I_TYPE in scaled and len(scaled) > 1:
         others = sum(len(v) for k, v in scaled.items() if k != T2I_TYPE)
         scaled[T2I_TYPE] = _resize_group(groups[T2I_TYPE], others, rng)
@@ -124,9 +140,13 @@ def item_bucket(item: Item, centres: list[int]) -> tuple[int, int]:
         return choose_bucket(*image.size, centres)[0]
 
 
-def load_pair(item: Item, bucket: tuple[int, int], generator: torch.Generator) -> tuple[Image.Image, Image.Image]:
-    """Input and target, the input first resized to the target's size, then both scaled to cover the bucket
-    and cropped at the same random offset.
+def load_pair(
+    item: Item, bucket: tuple[int, int], generator: torch.Generator
+) -> tuple[Image.Image, Image.Image]:
+    """Input and target with the same resize and crop.
+
+    The input is first resized to the target's size, then both are scaled to cover the bucket and cropped
+    at the same random offset.
 
     Raises:
         OSError: For a missing or unreadable file.
@@ -141,10 +161,15 @@ def load_pair(item: Item, bucket: tuple[int, int], generator: torch.Generator) -
     x = int(torch.randint(0, size[0] - bw + 1, (), generator=generator))
     y = int(torch.randint(0, size[1] - bh + 1, (), generator=generator))
     box = (x, y, x + bw, y + bh)
-    return (source.resize(size, Image.Resampling.BICUBIC).crop(box), target.resize(size, Image.Resampling.BICUBIC).crop(box))
+    return (
+        source.resize(size, Image.Resampling.BICUBIC).crop(box),
+        target.resize(size, Image.Resampling.BICUBIC).crop(box),
+    )
 
 
-def make_batches(buckets: list[tuple[int, int]], batch_size: int, seed: int, epoch: int, bucketed: bool = True) -> list[list[int]]:
+def make_batches(
+    buckets: list[tuple[int, int]], batch_size: int, seed: int, epoch: int, bucketed: bool = True
+) -> list[list[int]]:
     """Global batches of item indices for one epoch: shuffled, and grouped by bucket when ``bucketed``.
 
     Within each bucket the items are shuffled and cut into batches; the batches are then shuffled, so an
@@ -188,7 +213,9 @@ def checked_items(items: list[Item], skip_bad: bool) -> list[Item]:
                     image.verify()
         except (OSError, SyntaxError, ValueError) as exc:
             if not skip_bad:
-                raise ValueError(f"bad training item {item}: {exc} (set data.skip_bad=true to skip such items)") from exc
+                raise ValueError(
+                    f"bad training item {item}: {exc} (set data.skip_bad=true to skip such items)"
+                ) from exc
             skipped += 1
             logger.warning("skipping bad item %s: %s", item.target_path, exc)
             continue

@@ -1,4 +1,4 @@
-"""Starting a run: config, process group, trainer, fit, export (shared by ``pixwizard train`` and torchrun)."""
+"""Starting a run: config, process group, trainer, fit, export (``pixwizard train`` and torchrun)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def main(argv: list[str], *, distributed: bool = False) -> int:
         trainer = Trainer(config)
         if resume:
             trainer.resume()
-        history = trainer.fit(log=lambda m: print(json.dumps(m.__dict__), flush=True) if trainer.rank == 0 else None)
+        history = trainer.fit(
+            log=lambda m: print(json.dumps(m.__dict__), flush=True) if trainer.rank == 0 else None
+        )
         trainer.export(trainer.out_dir / "export")
         if trainer.rank == 0:
             print(json.dumps({"final_step": trainer.step, "losses": [m.loss for m in history]}), flush=True)

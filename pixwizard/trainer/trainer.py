@@ -85,16 +85,23 @@ class Trainer:
         self.rank, self.world = _rank_world()
         if config.global_batch % self.world:
             raise ValueError(f"global_batch {config.global_batch} must divide by the {self.world} processes")
-        self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
+        self.device = (
+            torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            if torch.cuda.is_available()
+            else torch.device("cpu")
+        )
         self.out_dir = Path(config.out_dir)
         self.encoders = PixWizardPipeline.from_pretrained(config.encoders, device=self.device)
-        self.items = data_lib.checked_items(items if items is not None else self._read_items(), config.data.skip_bad)
+        self.items = data_lib.checked_items(
+            items if items is not None else self._read_items(), config.data.skip_bad
+        )
         if len(self.items) < config.global_batch:
             raise ValueError(f"{len(self.items)} items cannot fill a global batch of {config.global_batch}")
         self.buckets = [data_lib.item_bucket(item, config.data.centres) for item in self.items]
         self._epoch, self._batches = None, []
-        self.batches_per_epoch = len(data_lib.make_batches(self.buckets, config.global_batch, config.seed, 0,
-                                                           config.data.bucketed))  # fmt: skip
+        self.batches_per_epoch = len(
+            data_lib.make_batches(self.buckets, config.global_batch, config.seed, 0, config.data.bucketed)
+        )
         self.model = build_model(config).to(self.device)
         self.model.train()
         if config.parallel.activation_checkpointing:
@@ -104,10 +111,13 @@ class Trainer:
         self.wrapped = parallelize(self.model, config.parallel.mode, self.device)
         self.ema = {name: p.detach().clone() for name, p in self.model.named_parameters()}
         optim = config.optim
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=optim.lr, betas=optim.betas,
-                                           weight_decay=optim.weight_decay)  # fmt: skip
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay
+        )
         warmup = max(1, optim.warmup_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warmup))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: min(1.0, (s + 1) / warmup)
+        )
         self.step = 0
         with torch.no_grad():
             self.empty = self._encode_text([""])[0]
@@ -117,7 +127,9 @@ class Trainer:
     def _read_items(self) -> list[data_lib.Item]:
         data = self.config.data
         if data.meta:
-            return data_lib.load_meta(data.meta, stage=data.stage, stage1_count=data.stage1_count, seed=self.config.seed)
+            return data_lib.load_meta(
+                data.meta, stage=data.stage, stage1_count=data.stage1_count, seed=self.config.seed
+            )
         if data.annotations:
             return data_lib.load_annotations(data.annotations, data.root)
         raise ValueError("set data.annotations or data.meta")
@@ -127,8 +139,9 @@ class Trainer:
         epoch, position = divmod(step, self.batches_per_epoch)
         if self._epoch != epoch:
             self._epoch = epoch
-            self._batches = data_lib.make_batches(self.buckets, self.config.global_batch, self.config.seed, epoch,
-                                                  self.config.data.bucketed)  # fmt: skip
+            self._batches = data_lib.make_batches(
+                self.buckets, self.config.global_batch, self.config.seed, epoch, self.config.data.bucketed
+            )
         return self._batches[position]
 
     # -- encoding ---------------------------------------------------------------------------------------
@@ -140,8 +153,16 @@ class Trainer:
         out = []
         for i in range(len(prompts)):
             length = int(text.mask[i].sum())
-            out.append(ItemConditions(None, None, False, text.feats[i, :length].float(), text.mask[i, :length],
-                                      pooled[i].float()))  # fmt: skip
+            out.append(
+                ItemConditions(
+                    None,
+                    None,
+                    False,
+                    text.feats[i, :length].float(),
+                    text.mask[i, :length],
+                    pooled[i].float(),
+                )
+            )
         return out
 
     @torch.no_grad()
@@ -166,20 +187,38 @@ class Trainer:
         clip = self.encoders.clip_image(pixels[1:])[0].float().cpu()
         gumbel = None
         if config.token_selection == "gumbel":
-            gumbel = gumbel_noise((len(self.model.layers), clip.shape[0]), generator=g, device=torch.device("cpu"),
-                                  dtype=torch.float32)  # fmt: skip
+            gumbel = gumbel_noise(
+                (len(self.model.layers), clip.shape[0]),
+                generator=g,
+                device=torch.device("cpu"),
+                dtype=torch.float32,
+            )
         text = self._encode_text([prompt])[0]
-        full = ItemConditions(cond_latent, clip, False, text.text_feats.cpu(), text.text_mask.cpu(), text.pooled.cpu())
-        empty = ItemConditions(None, None, False, self.empty.text_feats.cpu(), self.empty.text_mask.cpu(),
-                               self.empty.pooled.cpu())  # fmt: skip
+        full = ItemConditions(
+            cond_latent, clip, False, text.text_feats.cpu(), text.text_mask.cpu(), text.pooled.cpu()
+        )
+        empty = ItemConditions(
+            None,
+            None,
+            False,
+            self.empty.text_feats.cpu(),
+            self.empty.text_mask.cpu(),
+            self.empty.pooled.cpu(),
+        )
         path = sample_path(noise[None], data[None], torch.tensor([t]))
-        return _Prepared(path.x_t[0], t, path.velocity[0], drop_conditions(full, dropout, empty, cond_noise), gumbel)
+        return _Prepared(
+            path.x_t[0], t, path.velocity[0], drop_conditions(full, dropout, empty, cond_noise), gumbel
+        )
 
     def _model_inputs(self, prepared: list[_Prepared]) -> dict:
         width = max(p.cond.text_feats.shape[0] for p in prepared)
 
         def pad(x, n):
-            return torch.nn.functional.pad(x, (0, 0, 0, n - x.shape[0])) if x.ndim == 2 else torch.nn.functional.pad(x, (0, n - x.shape[0]))
+            return (
+                torch.nn.functional.pad(x, (0, 0, 0, n - x.shape[0]))
+                if x.ndim == 2
+                else torch.nn.functional.pad(x, (0, n - x.shape[0]))
+            )
 
         device = self.device
         inputs = {
@@ -198,17 +237,24 @@ class Trainer:
         return inputs
 
     def _losses(self, module, prepared: list[_Prepared]) -> torch.Tensor:
-        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.config.precision == "bf16"
-                    else contextlib.nullcontext())  # fmt: skip
+        autocast = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            if self.config.precision == "bf16"
+            else contextlib.nullcontext()
+        )
         with autocast:
             predictions = module(**self._model_inputs(prepared))
-        return torch.stack([flow_loss(pred[None], p.velocity[None].to(pred.device))[0]
-                            for pred, p in zip(predictions, prepared, strict=True)])  # fmt: skip
+        return torch.stack(
+            [
+                flow_loss(pred[None], p.velocity[None].to(pred.device))[0]
+                for pred, p in zip(predictions, prepared, strict=True)
+            ]
+        )
 
     # -- the step ---------------------------------------------------------------------------------------
 
     def forward_backward(self, local: list[int], step: int) -> torch.Tensor:
-        """Encode → sample the path → predict → loss → backward, in micro-batches; returns the summed item losses."""
+        """Encode → sample the path → predict → loss → backward, in micro-batches; returns the loss sum."""
         micro = self.config.micro_batch or len(local)
         total = torch.zeros((), device=self.device)
         chunks = [local[i : i + micro] for i in range(0, len(local), micro)]
@@ -232,7 +278,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss_sum = self.forward_backward(local, step)
         clip = self.config.optim.grad_clip
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip > 0 else float("inf"))
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), clip if clip > 0 else float("inf")
+        )
         self.optimizer.step()
         self.scheduler.step()
         self._update_ema()
@@ -242,8 +290,14 @@ class Trainer:
         elapsed = time.perf_counter() - start
         tokens = sum((self.buckets[i][0] // 16) * (self.buckets[i][1] // 16) for i in indices)
         # .item() is a host sync: once per step, for the log.
-        return StepMetrics(step + 1, float(loss_sum.item()) / len(indices), float(_full(grad_norm)),
-                           self.scheduler.get_last_lr()[0], len(indices) / elapsed, tokens / elapsed)  # fmt: skip
+        return StepMetrics(
+            step + 1,
+            float(loss_sum.item()) / len(indices),
+            float(_full(grad_norm)),
+            self.scheduler.get_last_lr()[0],
+            len(indices) / elapsed,
+            tokens / elapsed,
+        )
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -261,8 +315,10 @@ class Trainer:
         try:
             losses = []
             for index in range(min(count, len(self.items))):
-                prepared = [self.prepare_item(index, 0, t=t, generator=item_generator(self.config.seed, -1, index))
-                            for t in EVAL_TIMES]  # fmt: skip
+                prepared = [
+                    self.prepare_item(index, 0, t=t, generator=item_generator(self.config.seed, -1, index))
+                    for t in EVAL_TIMES
+                ]
                 losses.append(self._losses(self.model, prepared).mean())
             return float(torch.stack(losses).mean())
         finally:
@@ -278,29 +334,41 @@ class Trainer:
         options = StateDictOptions(full_state_dict=True, cpu_offload=True)
         model_state, optim_state = get_state_dict(self.model, self.optimizer, options=options)
         ema = {name: _full(value).cpu() for name, value in self.ema.items()}
-        return {"model": model_state, "ema": ema, "optimizer": optim_state, "scheduler": self.scheduler.state_dict(),
-                "step": self.step}  # fmt: skip
+        return {
+            "model": model_state,
+            "ema": ema,
+            "optimizer": optim_state,
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore `state_dict`'s output."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
         options = StateDictOptions(full_state_dict=True)
-        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"],
-                       optim_state_dict=state["optimizer"], options=options)  # fmt: skip
+        set_state_dict(
+            self.model,
+            self.optimizer,
+            model_state_dict=state["model"],
+            optim_state_dict=state["optimizer"],
+            options=options,
+        )
         for name, value in state["ema"].items():
             target = self.ema[name]
             if hasattr(target, "device_mesh"):
                 from torch.distributed.tensor import distribute_tensor
 
-                target.copy_(distribute_tensor(value.to(target.device), target.device_mesh, target.placements))
+                target.copy_(
+                    distribute_tensor(value.to(target.device), target.device_mesh, target.placements)
+                )
             else:
                 target.copy_(value)
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = state["step"]
 
     def save_checkpoint(self) -> Path | None:
-        """Write ``checkpoints/step_NNNNNNN`` atomically (a temporary folder, then a rename); keep the newest N."""
+        """Write ``checkpoints/step_NNNNNNN`` atomically (a temporary folder, then a rename); keep N."""
         state = self.state_dict()  # collective under FSDP: every rank takes part
         if self.rank != 0:
             return None
@@ -333,9 +401,13 @@ class Trainer:
             return False
         folder = complete[-1]
         extra = torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True)
-        state = {"model": load_file(str(folder / "model.safetensors")), "ema": load_file(str(folder / "ema.safetensors")),
-                 "optimizer": extra["optimizer"], "scheduler": extra["scheduler"],
-                 "step": json.loads((folder / "trainer_state.json").read_text())["step"]}  # fmt: skip
+        state = {
+            "model": load_file(str(folder / "model.safetensors")),
+            "ema": load_file(str(folder / "ema.safetensors")),
+            "optimizer": extra["optimizer"],
+            "scheduler": extra["scheduler"],
+            "step": json.loads((folder / "trainer_state.json").read_text())["step"],
+        }
         self.load_state_dict(state)
         logger.info("resumed from %s", folder)
         return True
@@ -415,6 +487,9 @@ def init_from_lumina(model: PixWizardTransformer, folder: str | Path) -> PixWiza
     if weight is not None and weight.shape[1] * 2 == target.shape[1]:
         state["x_embedder.weight"] = torch.cat([weight, torch.zeros_like(weight)], dim=1)
     result = model.load_state_dict(state, strict=False)
-    logger.info("Lumina init: dropped %s; new modules from scratch: %d keys", sorted(result.unexpected_keys),
-                len(result.missing_keys))  # fmt: skip
+    logger.info(
+        "Lumina init: dropped %s; new modules from scratch: %d keys",
+        sorted(result.unexpected_keys),
+        len(result.missing_keys),
+    )
     return model

@@ -26,8 +26,13 @@ def build_dataset(root: Path, count: int = 12, sizes=SIZES) -> Path:
         base[y : y + 16, x : x + 16] = 255
         Image.fromarray(base).save(root / f"in_{i}.png")
         Image.fromarray(255 - base).save(root / f"out_{i}.png")
-        entries.append({"input_path": f"in_{i}.png", "target_path": f"out_{i}.png",
-                        "prompt": ["Invert the colours", "Make a negative of it"]})  # fmt: skip
+        entries.append(
+            {
+                "input_path": f"in_{i}.png",
+                "target_path": f"out_{i}.png",
+                "prompt": ["Invert the colours", "Make a negative of it"],
+            }
+        )
     path = root / "pairs.json"
     path.write_text(json.dumps(entries))
     return path

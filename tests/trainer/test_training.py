@@ -57,12 +57,23 @@ def test_resume_continues_exactly(dataset, tmp_path):
 def test_killed_while_checkpointing_resumes_from_the_previous_checkpoint(dataset, tmp_path):
     out = tmp_path / "crash"
     marker = tmp_path / "writing"
-    args = [sys.executable, "-m", "pixwizard", "train", "debug", f"data.annotations={dataset}", f"out_dir={out}",
-            "steps=40", "ckpt_every=10", "log_every=1"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "pixwizard",
+        "train",
+        "debug",
+        f"data.annotations={dataset}",
+        f"out_dir={out}",
+        "steps=40",
+        "ckpt_every=10",
+        "log_every=1",
+    ]
     env = dict(os.environ, PIXWIZARD_CHECKPOINT_HOOK=str(marker))
     # A complete checkpoint at step 10 (no hook), then a resumed run killed while writing step 20's.
-    subprocess.run([*args[:-2], "steps=10", "ckpt_every=10", "log_every=1"], check=True, capture_output=True,
-                   timeout=300)  # fmt: skip
+    subprocess.run(
+        [*args[:-2], "steps=10", "ckpt_every=10", "log_every=1"], check=True, capture_output=True, timeout=300
+    )
     process = subprocess.Popen([*args, "--resume"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
@@ -74,7 +85,9 @@ def test_killed_while_checkpointing_resumes_from_the_previous_checkpoint(dataset
     finally:
         process.wait(timeout=60)
     checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert "step_0000010" in checkpoints and "step_0000020" not in checkpoints  # the half-written one is not used
+    assert (
+        "step_0000010" in checkpoints and "step_0000020" not in checkpoints
+    )  # the half-written one is not used
     resumed = Trainer(_config(dataset, out, "steps=30"))
     assert resumed.resume() and resumed.step == 10
     losses = [m.loss for m in resumed.fit()]
