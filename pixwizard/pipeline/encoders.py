@@ -146,14 +146,24 @@ class VaeCodec:
         self.shift = shift
 
     @torch.no_grad()
+    def posterior(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and standard deviation of the VAE posterior of images in [-1, 1] (unscaled)."""
+        param = next(self.vae.parameters())
+        dist = self.vae.encode(images.to(param.device, param.dtype)).latent_dist
+        return dist.mean, dist.std
+
+    def sample(self, mean: Tensor, std: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """A scaled latent ``(mean + std·ε − shift)·scale``, with ε drawn as diffusers' posterior draws it."""
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return (mean + std * noise - self.shift) * self.scale
+
+    @torch.no_grad()
     def encode(
         self, images: Tensor, *, generator: torch.Generator | None = None, sample: bool = True
     ) -> Tensor:
         """``(B, 3, H, W)`` images in [-1, 1] → ``(B, C, H/8, W/8)`` latents (posterior sample or mean)."""
-        param = next(self.vae.parameters())
-        dist = self.vae.encode(images.to(param.device, param.dtype)).latent_dist
-        latents = dist.sample(generator=generator) if sample else dist.mean
-        return (latents - self.shift) * self.scale
+        mean, std = self.posterior(images)
+        return self.sample(mean, std, generator) if sample else (mean - self.shift) * self.scale
 
     @torch.no_grad()
     def decode(self, latents: Tensor) -> Tensor:

@@ -55,6 +55,10 @@ class DataConfig:
     """Group batches by aspect-ratio bucket."""
     skip_bad: bool = False
     """Skip (count and log) unreadable items instead of failing."""
+    crop: str = "random"
+    """``random`` or ``center`` crops (caching image features needs ``center``)."""
+    cache_dir: str | None = None
+    """Cache encoder outputs here (text always; VAE posteriors and CLIP tokens with ``crop: center``)."""
 
 
 @dataclass(kw_only=True)

@@ -141,7 +141,7 @@ def item_bucket(item: Item, centres: list[int]) -> tuple[int, int]:
 
 
 def load_pair(
-    item: Item, bucket: tuple[int, int], generator: torch.Generator
+    item: Item, bucket: tuple[int, int], generator: torch.Generator, *, center: bool = False
 ) -> tuple[Image.Image, Image.Image]:
     """Input and target with the same resize and crop.
 
@@ -160,6 +160,8 @@ def load_pair(
     size = (max(bw, round(target.width * scale)), max(bh, round(target.height * scale)))
     x = int(torch.randint(0, size[0] - bw + 1, (), generator=generator))
     y = int(torch.randint(0, size[1] - bh + 1, (), generator=generator))
+    if center:  # the offsets are still drawn, so the rest of the item's draws do not move
+        x, y = (size[0] - bw) // 2, (size[1] - bh) // 2
     box = (x, y, x + bw, y + bh)
     return (
         source.resize(size, Image.Resampling.BICUBIC).crop(box),

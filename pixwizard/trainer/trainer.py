@@ -171,20 +171,20 @@ class Trainer:
         config = self.config
         g = generator or item_generator(config.seed, step, index)
         item = self.items[index]
-        source, target = data_lib.load_pair(item, self.buckets[index], g)
+        center = config.data.crop == "center"
+        source, target = data_lib.load_pair(item, self.buckets[index], g, center=center)
         prompt = item.prompt
         if isinstance(prompt, tuple):
             prompt = prompt[int(torch.randint(0, len(prompt), (), generator=g))]
         dropout = draw_dropout(g, config.p_text, config.p_image, config.p_both)
         t = sample_time(config.time_sampler, g, config.time_shift) if t is None else t
         codec = self.encoders.codec
-        pixels = torch.stack([pil_to_tensor(target), pil_to_tensor(source)]).to(self.device)
-        shape = (self.model.config.in_channels, pixels.shape[2] // 8, pixels.shape[3] // 8)
+        mean, std, clip = self._image_features(index, source, target)
+        shape = (self.model.config.in_channels, *mean.shape[-2:])
         noise = torch.randn(shape, generator=g)
-        data = codec.encode(pixels[:1], generator=g)[0].float().cpu()
-        cond_latent = codec.encode(pixels[1:], generator=g)[0].float().cpu()
+        data = codec.sample(mean[0], std[0], g).float()
+        cond_latent = codec.sample(mean[1], std[1], g).float()
         cond_noise = torch.randn(shape, generator=g)
-        clip = self.encoders.clip_image(pixels[1:])[0].float().cpu()
         gumbel = None
         if config.token_selection == "gumbel":
             gumbel = gumbel_noise(
@@ -193,7 +193,7 @@ class Trainer:
                 device=torch.device("cpu"),
                 dtype=torch.float32,
             )
-        text = self._encode_text([prompt])[0]
+        text = self._cached(f"text-{_digest(prompt)}", lambda: self._encode_text([prompt])[0])
         full = ItemConditions(
             cond_latent, clip, False, text.text_feats.cpu(), text.text_mask.cpu(), text.pooled.cpu()
         )
@@ -209,6 +209,37 @@ class Trainer:
         return _Prepared(
             path.x_t[0], t, path.velocity[0], drop_conditions(full, dropout, empty, cond_noise), gumbel
         )
+
+    def _image_features(self, index: int, source, target) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """VAE posterior (mean, std) of target and input, and the input's CLIP tokens, on the CPU."""
+
+        def compute():
+            pixels = torch.stack([pil_to_tensor(target), pil_to_tensor(source)]).to(self.device)
+            mean, std = self.encoders.codec.posterior(pixels)
+            clip = self.encoders.clip_image(pixels[1:])[0]
+            return mean.float().cpu(), std.float().cpu(), clip.float().cpu()
+
+        if self.config.data.crop != "center":
+            return compute()  # a random crop changes every step: nothing to reuse
+        item = self.items[index]
+        return self._cached(
+            f"image-{_digest(item.input_path, item.target_path, self.buckets[index])}", compute
+        )
+
+    def _cached(self, key: str, compute):
+        """``compute()``, kept in ``data.cache_dir`` (written atomically) when a cache is configured."""
+        folder = self.config.data.cache_dir
+        if not folder:
+            return compute()
+        path = Path(folder) / f"{key}.pt"
+        if path.is_file():
+            return torch.load(path, weights_only=False)
+        value = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        torch.save(value, tmp)
+        tmp.replace(path)
+        return value
 
     def _model_inputs(self, prepared: list[_Prepared]) -> dict:
         width = max(p.cond.text_feats.shape[0] for p in prepared)
@@ -427,23 +458,52 @@ class Trainer:
 
     def fit(self, steps: int | None = None, log=None) -> list[StepMetrics]:
         """Train to ``steps`` (default: the config's), logging JSONL and saving checkpoints."""
+        import sys
+
+        from tqdm.auto import tqdm
+
         target = steps or self.config.steps
         history = []
         log_path = self.out_dir / "log.jsonl"
+        writer = None
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            writer = _tensorboard(self.out_dir) if self.config.tensorboard else None
+        bar = tqdm(
+            total=target, initial=self.step, disable=self.rank != 0 or not sys.stderr.isatty(), unit="step"
+        )
         while self.step < target:
             metrics = self.train_step()
             history.append(metrics)
+            bar.update()
+            bar.set_postfix(loss=f"{metrics.loss:.4f}")
             if self.rank == 0 and (metrics.step % self.config.log_every == 0 or metrics.step == target):
                 with log_path.open("a") as f:
                     f.write(json.dumps(dataclasses.asdict(metrics)) + "\n")
+                if writer is not None:
+                    for key in ("loss", "grad_norm", "lr", "items_per_s", "tokens_per_s"):
+                        writer.add_scalar(f"train/{key}", getattr(metrics, key), metrics.step)
                 if log is not None:
                     log(metrics)
             every = self.config.ckpt_every
             if (every and metrics.step % every == 0) or metrics.step == target:
                 self.save_checkpoint()
+        bar.close()
+        if writer is not None:
+            writer.close()
         return history
+
+
+def _tensorboard(folder: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise RuntimeError("tensorboard=true needs the tensorboard package: pip install tensorboard") from exc
+    return SummaryWriter(str(folder / "tensorboard"))
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
 
 
 def _full(value):

@@ -176,3 +176,19 @@ def test_cli_train(dataset, tmp_path):
     ).is_dir()
     bad = CliRunner().invoke(app, ["train", "debug", "steps"])
     assert bad.exit_code == 1 and "key=value" in bad.stderr
+
+
+def test_feature_cache_gives_the_same_training(dataset, tmp_path):
+    args = [f"data.annotations={dataset}", "steps=4", "log_every=1", "data.crop=center"]
+    plain = [m.loss for m in Trainer(load_config("debug", [*args, f"out_dir={tmp_path / 'a'}"])).fit()]
+    cache = tmp_path / "cache"
+    cached_args = [*args, f"data.cache_dir={cache}"]
+    first = [m.loss for m in Trainer(load_config("debug", [*cached_args, f"out_dir={tmp_path / 'b'}"])).fit()]
+    files = sorted(p.name for p in cache.iterdir())
+    assert any(f.startswith("image-") for f in files) and any(f.startswith("text-") for f in files)
+    second = [
+        m.loss for m in Trainer(load_config("debug", [*cached_args, f"out_dir={tmp_path / 'c'}"])).fit()
+    ]
+    assert sorted(p.name for p in cache.iterdir()) == files  # everything came from the cache
+    assert max(abs(a - b) for a, b in zip(plain, first, strict=True)) < 1e-6
+    assert max(abs(a - b) for a, b in zip(first, second, strict=True)) < 1e-6
