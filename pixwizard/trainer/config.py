@@ -180,7 +180,10 @@ def _set(obj: Any, dotted: str, value: Any) -> None:
 
 def load_config(source: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
     """A config from a preset name or YAML file, then ``key=value`` overrides (values parsed as YAML)."""
-    import yaml
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError("training needs PyYAML: pip install 'pixwizard[train]'") from None
 
     values: dict = {}
     preset = "debug"
