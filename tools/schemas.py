@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pixwizard.tasks.registry import Family, OutputKind, tasks_in
 from pixwizard.tasks.results import ClassShare, DepthStats
 
 ImageRef = Field(
@@ -36,45 +37,24 @@ class Generation(_Args):
     )
 
 
-class Restoration(str, enum.Enum):
-    """What to repair."""
-
-    denoise = "denoise"
-    derain = "derain"
-    demoire = "demoire"
-    dehaze = "dehaze"
-    deblur = "deblur"
-    desnow = "desnow"
-    deshadow = "deshadow"
-    lowlight = "lowlight"
-    flash_reflection_removal = "flash_reflection_removal"
-    face_restoration = "face_restoration"
-    watermark_removal = "watermark_removal"
-    super_resolution = "super_resolution"
+def _task_enum(name: str, doc: str, values: list[str]) -> type[enum.Enum]:
+    """An enum of task-derived choices (so the tools can never offer a task the catalogue lacks)."""
+    choices = enum.Enum(name, {value: value for value in values}, type=str)
+    choices.__doc__ = doc
+    return choices
 
 
-class Condition(str, enum.Enum):
-    """Kinds of condition map for controllable generation."""
-
-    canny = "canny"
-    depth = "depth"
-    hed = "hed"
-    sketch = "sketch"
-    pose = "pose"
-    segment = "segment"
-    normal = "normal"
-    lineart = "lineart"
-
-
-class Annotation(str, enum.Enum):
-    """Kinds of annotation map."""
-
-    normal = "normal"
-    canny = "canny"
-    hed = "hed"
-    sketch = "sketch"
-    lineart = "lineart"
-    pose = "pose"
+Restoration = _task_enum("Restoration", "What to repair.", [s.name for s in tasks_in(Family.RESTORATION)])
+Condition = _task_enum(
+    "Condition",
+    "Kinds of condition map for controllable generation.",
+    [s.name.removesuffix("_to_image") for s in tasks_in(Family.CONTROL)],
+)
+Annotation = _task_enum(
+    "Annotation",
+    "Kinds of annotation map.",
+    [s.name for s in tasks_in(Family.DENSE) if s.output is OutputKind.EDGES or s.name == "normal"],
+)
 
 
 class RestoreArgs(Generation):
