@@ -12,6 +12,7 @@ import base64
 import copy
 import inspect
 import io
+import json
 import logging
 import threading
 from typing import Annotated
@@ -135,6 +136,22 @@ def build_server(ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES
             return ctx.store.get(image_id).path.read_bytes()
         except ToolError as exc:
             raise ValueError(str(exc)) from None
+
+    @server.resource("pixwizard://status", mime_type="application/json", description="Model, queue and jobs.")
+    def status() -> str:
+        backend = ctx.backend
+        jobs = {job_id: backend.status(job) for job_id, job in backend.jobs.items()}
+        return json.dumps(
+            {
+                "model": backend.model,
+                "loaded": backend.loaded,
+                "active_generations": backend.active,
+                "generations_run": len(backend.intervals),
+                "jobs": jobs,
+                "store": str(ctx.store.root),
+                "allowed_dirs": [str(d) for d in ctx.store.access.read_dirs],
+            }
+        )
 
     @server.prompt(description="Remove an object: find its mask, then inpaint it away.")
     def remove_object(image: str, target: str) -> str:

@@ -58,6 +58,11 @@ class Backend:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pixwizard-job")
 
     @property
+    def loaded(self) -> bool:
+        """Whether the pipeline has been loaded."""
+        return self._pipe is not None
+
+    @property
     def pipe(self):
         """The pipeline, loaded on first use."""
         with self._load_lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import struct
 import zlib
@@ -139,6 +140,8 @@ async def test_concurrent_calls_run_one_generation_at_a_time(ctx, workspace):
         async with anyio.create_task_group() as group:
             for _ in range(8):
                 group.start_soon(one)
+        status = json.loads((await client.read_resource("pixwizard://status")).contents[0].text)
+        assert status["active_generations"] == 0 and status["generations_run"] == 8 and status["loaded"]
     ids = {r.structured_content["image"]["id"] for r in results}
     paths = {r.structured_content["image"]["path"] for r in results}
     assert len(ids) == len(paths) == 8
