@@ -21,39 +21,36 @@ def test_tools_mirror_the_registry(ctx):
 def test_a_scripted_agent_chains_two_tools(ctx, workspace):
     tools = {t.name: t for t in get_tools(ctx)}
     photo = str(workspace / "in" / "photo.png")
-    first = AIMessage(
-        content="",
-        tool_calls=[
-            {
-                "name": "restore",
-                "args": {"image": photo, "problem": "derain", "steps": 3},
-                "id": "call_1",
-                "type": "tool_call",
-            }
-        ],
-    )
     messages = [HumanMessage("Remove the rain, then give me the depth of the result.")]
-    messages.append(first)
-    result = tools["restore"].invoke(first.tool_calls[0])
-    assert isinstance(result, ToolMessage) and result.status == "success"
-    restored_id = result.artifact["image"]["id"]
-    assert json.loads(result.content)["image"]["id"] == restored_id
-    messages.append(result)
-    script = [
-        AIMessage(
+
+    def script():
+        """The fake model's turns; the second reads the id the first tool returned, as an LLM would."""
+        yield AIMessage(
+            content="",
+            tool_calls=[
+                {
+                    "name": "restore",
+                    "args": {"image": photo, "problem": "derain", "steps": 3},
+                    "id": "call_1",
+                    "type": "tool_call",
+                }
+            ],
+        )
+        restored = json.loads(messages[-1].content)["image"]["id"]
+        yield AIMessage(
             content="",
             tool_calls=[
                 {
                     "name": "depth",
-                    "args": {"image": restored_id, "steps": 3},
+                    "args": {"image": restored, "steps": 3},
                     "id": "call_2",
                     "type": "tool_call",
                 }
             ],
-        ),
-        AIMessage(content="Done."),
-    ]
-    model = GenericFakeChatModel(messages=iter(script))
+        )
+        yield AIMessage(content="Done.")
+
+    model = GenericFakeChatModel(messages=script())
     while True:
         reply = model.invoke(messages)
         messages.append(reply)
@@ -61,11 +58,15 @@ def test_a_scripted_agent_chains_two_tools(ctx, workspace):
             break
         for call in reply.tool_calls:
             messages.append(tools[call["name"]].invoke(call))
-    depth_message = messages[-2]
-    assert isinstance(depth_message, ToolMessage) and depth_message.name == "depth"
-    assert depth_message.artifact["provenance"]["parents"] == [restored_id]
-    assert depth_message.artifact["stats"]["max"] <= 1
-    json.dumps(depth_message.artifact)  # JSON-safe: checkpointers can store it
+    tool_messages = [m for m in messages if isinstance(m, ToolMessage)]
+    assert [m.name for m in tool_messages] == ["restore", "depth"] and all(
+        m.status == "success" for m in tool_messages
+    )
+    restored_id = tool_messages[0].artifact["image"]["id"]
+    assert tool_messages[1].artifact["provenance"]["parents"] == [restored_id]
+    assert tool_messages[1].artifact["stats"]["max"] <= 1
+    assert messages[-1].content == "Done."
+    json.dumps([m.artifact for m in tool_messages])  # JSON-safe: checkpointers can store it
 
 
 def test_tool_errors_come_back_as_error_messages(ctx):
