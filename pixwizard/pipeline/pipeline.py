@@ -10,6 +10,7 @@ cross-attention keys/values of every block) is done once, and each item gets its
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -93,6 +94,24 @@ class PixWizardPipelineOutput(BaseOutput):
     bucket_images: list
     buckets: list[tuple[int, int]]
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """What every bucket group of one call shares."""
+
+    text: object  # TextFeatures of the call's prompts, the empty prompt last
+    pooled: Tensor
+    rows: int
+    grid: list[float]
+    solve: Solver
+    device: torch.device
+    selection: TokenSelection
+    vae_sample: bool
+    progress: object
+    callback: Callable | None
+    callback_inputs: tuple[str, ...]
+    guidance: Guidance  # per group: base_seqlen and RoPE scaling are filled in from the bucket's centre
 
 
 @dataclass
@@ -465,31 +484,24 @@ class PixWizardPipeline(DiffusionPipeline):
             groups.setdefault((item.bucket, item.centre), []).append(item)
         total_steps = len(groups) * (len(grid) - 1)
         with self.progress_bar(total=total_steps) as progress:
+            plan = _Plan(
+                text=text,
+                pooled=pooled,
+                rows=rows,
+                grid=grid,
+                solve=solve,
+                device=device,
+                selection=TokenSelection(token_selection),
+                vae_sample=vae_sample,
+                progress=progress,
+                callback=callback_on_step_end,
+                callback_inputs=tuple(callback_on_step_end_tensor_inputs),
+                guidance=Guidance(
+                    text_guidance_scale, image_guidance_scale, guidance_channels, proportional_attn
+                ),
+            )
             for (bucket, centre), group in groups.items():
-                latents = self._sample_group(
-                    group,
-                    bucket,
-                    centre,
-                    text,
-                    pooled,
-                    rows,
-                    grid,
-                    solve,
-                    device,
-                    Guidance(
-                        text_guidance_scale,
-                        image_guidance_scale,
-                        guidance_channels,
-                        proportional_attn,
-                        (centre // 16) ** 2,
-                        *self._rope_scaling(centre),
-                    ),
-                    TokenSelection(token_selection),
-                    vae_sample,
-                    progress,
-                    callback_on_step_end,
-                    callback_on_step_end_tensor_inputs,
-                )
+                latents = self._sample_group(group, bucket, centre, plan)
                 for item, latent in zip(group, latents, strict=True):
                     results[item.index] = latent
 
@@ -507,24 +519,8 @@ class PixWizardPipeline(DiffusionPipeline):
             return centre / 1024, TIME_AWARE_WATERSHED
         return None, 1.0
 
-    def _sample_group(
-        self,
-        group,
-        bucket,
-        centre,
-        text,
-        pooled,
-        rows,
-        grid,
-        solve,
-        device,
-        guidance,
-        selection,
-        vae_sample,
-        progress,
-        callback,
-        callback_inputs,
-    ) -> Tensor:
+    def _sample_group(self, group: list[_Item], bucket: tuple[int, int], centre: int, plan: _Plan) -> Tensor:
+        """Sample one bucket's items together; returns their final latents."""
         transformer = self.transformer
         channels = transformer.config.in_channels
         width, height = bucket
@@ -536,32 +532,37 @@ class PixWizardPipeline(DiffusionPipeline):
                 )
                 for item in group
             ]
-        ).to(device)
-        pixels = torch.stack([pil_to_tensor(resize_to(item.image, bucket)) for item in group]).to(device)
+        ).to(plan.device)
+        pixels = torch.stack([pil_to_tensor(resize_to(item.image, bucket)) for item in group]).to(plan.device)
         cond_latents = torch.cat(
             [
-                self.codec.encode(pixels[i : i + 1], generator=item.generator, sample=vae_sample)
+                self.codec.encode(pixels[i : i + 1], generator=item.generator, sample=plan.vae_sample)
                 for i, item in enumerate(group)
             ]
         ).float()
         clip_tokens = self.clip_image(pixels)
-        conds = self._row_conditions(group, rows, text, pooled, cond_latents, clip_tokens, noise, selection)
-
-        step_offset = progress.n
+        conds = self._row_conditions(
+            group, plan.rows, plan.text, plan.pooled, cond_latents, clip_tokens, noise, plan.selection
+        )
+        rope_scale, watershed = self._rope_scaling(centre)
+        guidance = dataclasses.replace(
+            plan.guidance, base_seqlen=(centre // 16) ** 2, rope_scale=rope_scale, rope_watershed=watershed
+        )
+        step_offset = plan.progress.n
 
         def velocity(x: Tensor, t: float) -> Tensor:
             return denoise_step(transformer, x, t, conds, guidance)
 
         def on_step(i: int, t: float, x: Tensor) -> Tensor:
-            if callback is not None:
-                values = {name: x for name in callback_inputs}
-                x = (callback(self, step_offset + i, t, values) or {}).get("latents", x)
-            progress.update()
+            if plan.callback is not None:
+                values = {name: x for name in plan.callback_inputs}
+                x = (plan.callback(self, step_offset + i, t, values) or {}).get("latents", x)
+            plan.progress.update()
             if self._interrupt:
                 raise GenerationCancelled("generation cancelled")
             return x
 
-        return solve(velocity, noise, grid, on_step)
+        return plan.solve(velocity, noise, plan.grid, on_step)
 
     def _row_conditions(
         self, group, rows, text, pooled, cond_latents, clip_tokens, noise, selection
