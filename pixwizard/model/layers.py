@@ -166,25 +166,13 @@ def rope_table(
     # The table is cached across calls, so it must be a normal tensor even when first built under
     # inference_mode (an inference tensor cannot be used by a later training step).
     with torch.inference_mode(False), torch.no_grad():
-        return _build_rope_table(grid_h, grid_w, head_dim, theta, ntk_factor, linear_factor, device)
-
-
-def _build_rope_table(
-    grid_h: int,
-    grid_w: int,
-    head_dim: int,
-    theta: float,
-    ntk_factor: float,
-    linear_factor: float,
-    device: torch.device,
-) -> tuple[Tensor, Tensor]:
-    freqs = rope_frequencies(head_dim, theta, ntk_factor, linear_factor)
-    rows = torch.outer(torch.arange(grid_h, dtype=torch.float32), freqs)  # (gh, Dh/4)
-    cols = torch.outer(torch.arange(grid_w, dtype=torch.float32), freqs)  # (gw, Dh/4)
-    angles = torch.stack(
-        [rows[:, None, :].expand(grid_h, grid_w, -1), cols[None, :, :].expand(grid_h, grid_w, -1)], dim=-1
-    ).reshape(grid_h * grid_w, head_dim // 2)  # (L, Dh/2): h and w interleaved per frequency
-    return torch.cos(angles).to(device), torch.sin(angles).to(device)
+        freqs = rope_frequencies(head_dim, theta, ntk_factor, linear_factor)
+        rows = torch.outer(torch.arange(grid_h, dtype=torch.float32), freqs)  # (gh, Dh/4)
+        cols = torch.outer(torch.arange(grid_w, dtype=torch.float32), freqs)  # (gw, Dh/4)
+        angles = torch.stack(
+            [rows[:, None, :].expand(grid_h, grid_w, -1), cols[None, :, :].expand(grid_h, grid_w, -1)], dim=-1
+        ).reshape(grid_h * grid_w, head_dim // 2)  # (L, Dh/2): h and w interleaved per frequency
+        return torch.cos(angles).to(device), torch.sin(angles).to(device)
 
 
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
