@@ -14,7 +14,7 @@ from pathlib import Path
 from .backend import Backend
 from .catalog import REGISTRY, ToolContext, get_tool, invoke
 from .spec import Hints, ToolError, ToolSpec
-from .store import Access, ImageStore, Limits, check_allowed_dir
+from .store import Access, ImageStore, Limits, StoreCap, check_allowed_dir
 
 DEFAULT_STORE = Path("~/.cache/pixwizard/images")
 
@@ -31,6 +31,7 @@ def make_context(
     device: str = "auto",
     memory: str = "keep",
     limits: Limits | None = None,
+    store_cap: StoreCap | None = None,
 ) -> ToolContext:
     """The store and backend for a process (a server, a LangChain app, a CLI run).
 
@@ -45,11 +46,12 @@ def make_context(
         device: Torch device for the model.
         memory: ``keep`` or ``offload``.
         limits: Input size limits.
+        store_cap: Prune the store's oldest images beyond this size or age after each result.
     """
     read = [check_allowed_dir(d, allow_broad=allow_broad_dir) for d in allow_dirs]
     write = [Path(d).expanduser().resolve() for d in output_dirs]
     access = Access(read_dirs=read, write_dirs=write, any_path=any_path, allow_network=allow_network)
-    store = ImageStore(store_dir or DEFAULT_STORE, access, limits)
+    store = ImageStore(store_dir or DEFAULT_STORE, access, limits, store_cap)
     return ToolContext(store=store, backend=Backend(model, device=device, memory=memory))
 
 
@@ -60,6 +62,7 @@ __all__ = [
     "Hints",
     "ImageStore",
     "Limits",
+    "StoreCap",
     "ToolContext",
     "ToolError",
     "ToolSpec",

@@ -5,6 +5,10 @@ instead of running two generations at once; ``active`` counts generations in fli
 ``intervals`` records when each ran. ``callback`` goes to the pipeline's ``callback_on_step_end``: it reports
 progress and, once the cancel event is set, interrupts the pipeline within one step. `Backend.submit` runs the
 same thing in a background thread and returns a job id (for clients whose calls time out).
+
+Jobs are bounded: at most `MAX_PENDING` queued or running (a further submission is refused with a clear
+message), and the last `MAX_FINISHED` finished ones are kept; an older id answers "expired". Each job has an
+owner (the MCP session that started it); another owner sees it as unknown.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +25,9 @@ from dataclasses import dataclass, field
 from .spec import ToolError
 
 logger = logging.getLogger(__name__)
-MAX_JOBS = 256
+MAX_PENDING = 32
+MAX_FINISHED = 256
+_EXPIRED_MEMORY = 4096
 
 
 @dataclass
@@ -32,6 +39,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: tuple[int, int] | None = None
     started: bool = False
+    owner: str | None = None
 
 
 class Backend:
@@ -54,7 +62,9 @@ class Backend:
         self.active = 0
         self.max_active = 0
         self.intervals: list[tuple[float, float]] = []
-        self.jobs: dict[str, Job] = {}
+        self.jobs: OrderedDict[str, Job] = OrderedDict()
+        self._expired: deque[str] = deque(maxlen=_EXPIRED_MEMORY)
+        self._jobs_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pixwizard-job")
 
     @property
@@ -127,14 +137,23 @@ class Backend:
 
     # -- jobs -------------------------------------------------------------------------------------------
 
-    def submit(self, work: Callable[[Job], object]) -> Job:
-        """Run ``work(job)`` in the background; returns the job at once."""
-        if len(self.jobs) >= MAX_JOBS:
-            done = [j for j, job in self.jobs.items() if job.future and job.future.done()]
-            for job_id in done[: len(done) // 2 or 1]:
-                self.jobs.pop(job_id, None)
-        job = Job(f"job_{secrets.token_hex(6)}")
-        self.jobs[job.id] = job
+    def submit(self, work: Callable[[Job], object], owner: str | None = None) -> Job:
+        """Run ``work(job)`` in the background; returns the job at once.
+
+        Raises:
+            ToolError: When `MAX_PENDING` jobs are already queued or running.
+        """
+        with self._jobs_lock:
+            pending = sum(1 for job in self.jobs.values() if not (job.future and job.future.done()))
+            if pending >= MAX_PENDING:
+                raise ToolError(
+                    f"{pending} jobs are already queued or running (the limit is {MAX_PENDING}); "
+                    "wait for some to finish or cancel them",
+                    suggestions=["poll job_status", "call job_cancel on jobs you no longer need"],
+                )
+            self._expire_finished()
+            job = Job(f"job_{secrets.token_hex(6)}", owner=owner)
+            self.jobs[job.id] = job
 
         def run():
             job.started = True
@@ -143,14 +162,31 @@ class Backend:
         job.future = self._pool.submit(run)
         return job
 
-    def job(self, job_id: str) -> Job:
-        """A job by id."""
-        try:
-            return self.jobs[job_id]
-        except KeyError:
+    def _expire_finished(self) -> None:
+        finished = [j for j, job in self.jobs.items() if job.future and job.future.done()]
+        for job_id in finished[: max(0, len(finished) - MAX_FINISHED + 1)]:  # oldest first
+            del self.jobs[job_id]
+            self._expired.append(job_id)
+
+    def job(self, job_id: str, owner: str | None = None) -> Job:
+        """A job by id, if ``owner`` started it.
+
+        Raises:
+            ToolError: Unknown (or another owner's), or expired.
+        """
+        job = self.jobs.get(job_id)
+        if job is not None and job.owner == owner:
+            return job
+        if job is None and job_id in self._expired:
             raise ToolError(
-                f"no job {job_id!r}", suggestions=["use the job_id a call with wait=false returned"]
-            ) from None
+                f"job {job_id} has expired: only the last {MAX_FINISHED} finished jobs are kept",
+                suggestions=["run the call again", "images it stored are still in the store"],
+            )
+        raise ToolError(f"no job {job_id!r}", suggestions=["use the job_id a call with wait=false returned"])
+
+    def jobs_of(self, owner: str | None) -> dict[str, Job]:
+        """The jobs one owner started."""
+        return {job_id: job for job_id, job in list(self.jobs.items()) if job.owner == owner}
 
     @staticmethod
     def status(job: Job) -> str:

@@ -7,13 +7,16 @@ parents, and returns a typed output with provenance. ``wait=false`` turns any of
 
 from __future__ import annotations
 
+import contextvars
 import io
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from pydantic import ValidationError
 
 from .backend import Backend, Job
 from .schemas import (
@@ -42,10 +45,11 @@ from .schemas import (
     Timings,
     ToolOutput,
 )
-from .spec import Hints, ToolError, ToolSpec
-from .store import ImageStore, StoredImage
+from .spec import Hints, ToolError, ToolSpec, validation_message
+from .store import ImageStore, Loaded, StoredImage
 
 Progress = Callable[[int, int], None] | None
+CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("pixwizard_caller", default=None)
 
 
 @dataclass
@@ -82,22 +86,32 @@ class _Run:
     exported: str | None
 
 
+def _inputs(ctx: ToolContext, args, *refs: str | None) -> list[Loaded | None]:
+    """Every check that needs no model, in order: the output folder, then each input (read and decoded).
+
+    A refused call therefore costs no model time and leaves nothing behind.
+    """
+    if getattr(args, "output_dir", None):
+        ctx.store.check_output_dir(args.output_dir)
+    return [None if ref is None else ctx.store.load(ref) for ref in refs]
+
+
 def _run(
     ctx: ToolContext,
     args,
     task: str,
-    image_ref: str | None,
+    loaded: Loaded | None,
     progress: Progress,
     cancel: threading.Event | None,
+    extra_inputs: tuple[Loaded, ...] = (),
     **task_kwargs,
 ) -> _Run:
     from pixwizard.tasks import get_task, run_task
 
     spec = get_task(task)
-    image, parents = None, []
-    if image_ref is not None:
-        image, parents, _ = ctx.store.load(image_ref)
+    image = None if loaded is None else loaded.image
     steps = args.steps or spec.steps
+    used = [x for x in (loaded, *extra_inputs) if x is not None]
 
     def work(pipe, callback):
         return run_task(
@@ -112,25 +126,27 @@ def _run(
             **task_kwargs,
         )
 
-    try:
-        result, queued, ran = ctx.backend.generate(work, progress, cancel, total=steps - 1)
-    except ValueError as exc:  # bad slots, sizes or modes, refused by the task layer
-        raise ToolError(str(exc)) from None
-    provenance = Provenance(
-        model=ctx.backend.model,
-        task=task,
-        instruction=result.instruction,
-        seed=args.seed,
-        steps=steps,
-        text_guidance=spec.text_guidance if args.text_guidance is None else args.text_guidance,
-        image_guidance=spec.image_guidance if args.image_guidance is None else args.image_guidance,
-        processed_resolution=result.processed_resolution,
-        timings=Timings(queued_s=queued, run_s=ran),
-        parents=parents,
-    )
-    meta = {"task": task, "source": "pixwizard", "provenance": provenance.model_dump(mode="json")}
-    stored = ctx.store.put(result.image, parents=parents, meta=meta)
-    exported = str(ctx.store.export(stored, args.output_dir)) if args.output_dir else None
+    with ctx.store.pinned([x.id for x in used]):
+        try:
+            result, queued, ran = ctx.backend.generate(work, progress, cancel, total=steps - 1)
+        except ValueError as exc:  # bad slots, sizes or modes, refused by the task layer
+            raise ToolError(str(exc)) from None
+        parents = [ctx.store.adopt(x) for x in ([loaded] if loaded is not None else [])]
+        provenance = Provenance(
+            model=ctx.backend.model,
+            task=task,
+            instruction=result.instruction,
+            seed=args.seed,
+            steps=steps,
+            text_guidance=spec.text_guidance if args.text_guidance is None else args.text_guidance,
+            image_guidance=spec.image_guidance if args.image_guidance is None else args.image_guidance,
+            processed_resolution=result.processed_resolution,
+            timings=Timings(queued_s=queued, run_s=ran),
+            parents=parents,
+        )
+        meta = {"task": task, "source": "pixwizard", "provenance": provenance.model_dump(mode="json")}
+        stored = ctx.store.put(result.image, parents=parents, meta=meta)
+        exported = str(ctx.store.export(stored, args.output_dir)) if args.output_dir else None
     return _Run(result, stored, parents, provenance, exported)
 
 
@@ -159,7 +175,8 @@ def _child(ctx: ToolContext, run: _Run, image: Image.Image, kind: str) -> Stored
 
 def restore(args: RestoreArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
     """Repair a photo."""
-    return ToolOutput(**_common(_run(ctx, args, args.problem.value, args.image, progress, cancel)))
+    (loaded,) = _inputs(ctx, args, args.image)
+    return ToolOutput(**_common(_run(ctx, args, args.problem.value, loaded, progress, cancel)))
 
 
 def ground(args: GroundArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> GroundOutput:
@@ -172,7 +189,8 @@ def ground(args: GroundArgs, ctx: ToolContext, progress: Progress = None, cancel
         color_rgb(args.color)
     except ValueError as exc:
         raise ToolError(str(exc)) from None
-    run = _run(ctx, args, task, args.image, progress, cancel, **slots)
+    (loaded,) = _inputs(ctx, args, args.image)
+    run = _run(ctx, args, task, loaded, progress, cancel, **slots)
     objects = []
     for obj in run.result.objects:
         mask = _child(ctx, run, Image.fromarray(obj.mask.astype(np.uint8) * 255), "mask")
@@ -191,7 +209,8 @@ def ground(args: GroundArgs, ctx: ToolContext, progress: Progress = None, cancel
 
 def segment(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> SegmentOutput:
     """Label every pixel with an ADE20K class."""
-    run = _run(ctx, args, "segment", args.image, progress, cancel)
+    (loaded,) = _inputs(ctx, args, args.image)
+    run = _run(ctx, args, "segment", loaded, progress, cancel)
     overlay = _child(ctx, run, run.result.overlay, "overlay")
     return SegmentOutput(
         classes=run.result.classes,
@@ -204,7 +223,8 @@ def segment(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel
 
 def depth(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> DepthOutput:
     """Estimate depth."""
-    run = _run(ctx, args, "depth", args.image, progress, cancel)
+    (loaded,) = _inputs(ctx, args, args.image)
+    run = _run(ctx, args, "depth", loaded, progress, cancel)
     result = run.result
     npy = io.BytesIO()
     np.save(npy, result.depth.astype(np.float32))
@@ -225,11 +245,12 @@ def depth(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel=N
 
 def edit(args: EditArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
     """Change the photo as instructed."""
+    (loaded,) = _inputs(ctx, args, args.image)
     run = _run(
         ctx,
         args,
         "edit",
-        args.image,
+        loaded,
         progress,
         cancel,
         edit=args.instruction,
@@ -242,11 +263,12 @@ def control_generate(
     args: ControlArgs, ctx: ToolContext, progress: Progress = None, cancel=None
 ) -> ToolOutput:
     """Generate from a condition map and a caption."""
+    (loaded,) = _inputs(ctx, args, args.image)
     run = _run(
         ctx,
         args,
         f"{args.condition.value}_to_image",
-        args.image,
+        loaded,
         progress,
         cancel,
         caption=args.caption,
@@ -257,16 +279,17 @@ def control_generate(
 
 def inpaint(args: InpaintArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
     """Fill a masked region."""
-    mask_image, mask_parents, _ = ctx.store.load(args.mask)
+    loaded, mask = _inputs(ctx, args, args.image, args.mask)
     slots = {"caption": args.caption} if args.caption else {}
     run = _run(
         ctx,
         args,
         "inpaint",
-        args.image,
+        loaded,
         progress,
         cancel,
-        mask=mask_image,
+        (mask,),
+        mask=mask.image,
         fill=args.fill,
         preserve_unchanged=args.preserve_unchanged,
         **slots,
@@ -277,11 +300,13 @@ def inpaint(args: InpaintArgs, ctx: ToolContext, progress: Progress = None, canc
 def outpaint(args: OutpaintArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> ToolOutput:
     """Extend the photo beyond its borders."""
     slots = {"caption": args.caption} if args.caption else {}
+    (loaded,) = _inputs(ctx, args, args.image)
+    _check_outpaint_size(loaded.image.size, args.direction, args.ratio, ctx.store.limits.max_pixels)
     run = _run(
         ctx,
         args,
         "outpaint",
-        args.image,
+        loaded,
         progress,
         cancel,
         direction=args.direction,
@@ -295,6 +320,7 @@ def text_to_image(
     args: TextToImageArgs, ctx: ToolContext, progress: Progress = None, cancel=None
 ) -> ToolOutput:
     """Draw from a description."""
+    _inputs(ctx, args)
     run = _run(
         ctx,
         args,
@@ -310,7 +336,8 @@ def text_to_image(
 
 def annotate(args: AnnotateArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> AnnotateOutput:
     """Draw an annotation map (normals, edges, sketch, line art, pose)."""
-    run = _run(ctx, args, args.kind.value, args.image, progress, cancel)
+    (loaded,) = _inputs(ctx, args, args.image)
+    run = _run(ctx, args, args.kind.value, loaded, progress, cancel)
     result = run.result
     extra = {}
     if args.kind.value == "normal":
@@ -348,7 +375,8 @@ def run_instruction(
     missing = [s for s in spec.required if s not in routed.slots]
     if missing:
         raise ToolError(f"{routed.task} needs {', '.join(missing)}, which the request does not state")
-    run = _run(ctx, args, routed.task, image, progress, cancel, instruction=args.request, **routed.slots)
+    (loaded,) = _inputs(ctx, args, image)
+    run = _run(ctx, args, routed.task, loaded, progress, cancel, instruction=args.request, **routed.slots)
     details = run.result.model_dump(
         mode="json",
         exclude={
@@ -370,10 +398,10 @@ def run_instruction(
 def describe_image(
     args: DescribeArgs, ctx: ToolContext, progress: Progress = None, cancel=None
 ) -> DescribeOutput:
-    """Size, mode and lineage of an image."""
-    image, parents, _ = ctx.store.load(args.image)
-    if parents:  # a stored image: describe it, not its loading
-        stored = ctx.store.get(parents[0])
+    """Size, mode and lineage of an image; nothing is written (an outside input is only hashed)."""
+    loaded = ctx.store.load(args.image)
+    if loaded.id is not None:  # a stored image: describe it, not its loading
+        stored = ctx.store.get(loaded.id)
         return DescribeOutput(
             id=stored.id,
             width=stored.width,
@@ -383,8 +411,32 @@ def describe_image(
             lineage=ctx.store.lineage(stored.id),
             task=stored.meta.get("task"),
         )
+    image = loaded.image
     return DescribeOutput(
-        id=None, width=image.width, height=image.height, mode=image.mode, parents=[], lineage=[]
+        id=None,
+        width=image.width,
+        height=image.height,
+        mode=image.mode,
+        parents=[],
+        lineage=[],
+        source=loaded.source,
+        sha256=loaded.sha256,
+        bytes=loaded.size,
+    )
+
+
+def _check_outpaint_size(size: tuple[int, int], direction: str, ratio: float, max_pixels: int) -> None:
+    """Refuse an outpaint whose result would exceed the pixel limit, naming the largest ratio that fits."""
+    w, h = size
+    grow = (1 + ratio) ** 2 if direction == "all" else 1 + ratio
+    if w * h * grow <= max_pixels:
+        return
+    room = max_pixels / (w * h)
+    best = (room**0.5 if direction == "all" else room) - 1
+    hint = f"use ratio <= {math.floor(best * 100) / 100:g}" if best >= 0.01 else "downscale the image first"
+    raise ToolError(
+        f"outpainting {w}x{h} by ratio {ratio:g} ({direction}) would give about {w * h * grow / 1e6:.0f} MP, "
+        f"above the {max_pixels / 1e6:.0f} MP limit; {hint}"
     )
 
 
@@ -400,17 +452,17 @@ def _job_view(ctx: ToolContext, job: Job, with_result: bool) -> JobOutput:
 
 def job_status(args: JobArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> JobOutput:
     """Where a background job is."""
-    return _job_view(ctx, ctx.backend.job(args.job_id), with_result=False)
+    return _job_view(ctx, ctx.backend.job(args.job_id, CALLER.get()), with_result=False)
 
 
 def job_result(args: JobArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> JobOutput:
     """A background job's result (``status`` says if it is not done yet)."""
-    return _job_view(ctx, ctx.backend.job(args.job_id), with_result=True)
+    return _job_view(ctx, ctx.backend.job(args.job_id, CALLER.get()), with_result=True)
 
 
 def job_cancel(args: JobArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> JobOutput:
     """Cancel a background job; it stops within one sampling step and writes nothing."""
-    job = ctx.backend.job(args.job_id)
+    job = ctx.backend.job(args.job_id, CALLER.get())
     job.cancel.set()
     return _job_view(ctx, job, with_result=False)
 
@@ -421,11 +473,40 @@ def job_cancel(args: JobArgs, ctx: ToolContext, progress: Progress = None, cance
 
 
 def invoke(
-    spec: ToolSpec, args, ctx: ToolContext, progress: Progress = None, cancel: threading.Event | None = None
+    spec: ToolSpec,
+    args,
+    ctx: ToolContext,
+    progress: Progress = None,
+    cancel: threading.Event | None = None,
+    *,
+    caller: str | None = None,
 ):
-    """Validate ``args`` (a model or a dict) and call the tool; ``wait=false`` submits a job instead."""
+    """Validate ``args`` (a model or a dict) and call the tool; ``wait=false`` submits a job instead.
+
+    Args:
+        spec: The tool.
+        args: Its arguments.
+        ctx: The shared store and backend.
+        progress: ``progress(step, total)`` per sampling step.
+        cancel: Set it to stop the model within one step.
+        caller: Who calls (an MCP session): jobs are seen and cancelled only by the caller that started them.
+
+    Raises:
+        ToolError: A refused argument (one line per field) or a failed call.
+    """
     if not isinstance(args, spec.input_model):
-        args = spec.input_model.model_validate(args)
+        try:
+            args = spec.input_model.model_validate(args)
+        except ValidationError as exc:
+            raise ToolError(validation_message(exc)) from None
+    token = CALLER.set(caller)
+    try:
+        return _call(spec, args, ctx, progress, cancel, caller)
+    finally:
+        CALLER.reset(token)
+
+
+def _call(spec: ToolSpec, args, ctx: ToolContext, progress, cancel, caller):
     if spec.generates and not args.wait:
 
         def work(job: Job):
@@ -434,7 +515,7 @@ def invoke(
 
             return spec.fn(args.model_copy(update={"wait": True}), ctx, track, job.cancel)
 
-        job = ctx.backend.submit(work)
+        job = ctx.backend.submit(work, owner=caller)
         return spec.output_model(status="queued", job_id=job.id)
     return spec.fn(args, ctx, progress, cancel)
 

@@ -261,15 +261,18 @@ class InstructionOutput(ToolOutput):
 
 
 class DescribeOutput(BaseModel):
-    """What an image is and where it came from."""
+    """What an image is and where it came from (an input outside the store is described, not stored)."""
 
-    id: str | None
+    id: str | None = Field(description="The store id, or null for an input outside the store.")
     width: int
     height: int
     mode: str
     parents: list[str]
     lineage: list[dict]
     task: str | None = None
+    source: str | None = Field(None, description="Where an outside input was read from.")
+    sha256: str | None = Field(None, description="SHA-256 of an outside input's bytes.")
+    bytes: int | None = Field(None, description="Size of an outside input in bytes.")
 
 
 class JobOutput(BaseModel):

@@ -60,3 +60,36 @@ class ToolSpec:
     hints: Hints = field(default_factory=Hints)
     generates: bool = True
     examples: tuple[dict, ...] = ()
+
+
+def validation_message(exc, *, prefix: str = "") -> str:
+    """One line per invalid argument of a pydantic ``ValidationError``: the field, the value, what is allowed.
+
+    Pydantic's own text spends four to eight lines per error (with a documentation URL); tool callers and
+    CLI users need the field's name, what they passed and what would be accepted, on one line.
+
+    Args:
+        exc: The ``ValidationError``.
+        prefix: Put before each field name (``--`` for CLI options).
+
+    Returns:
+        ``"invalid mode='sideways': must be 'mask', 'box' or 'highlight'"`` and similar, joined by ``"; "``.
+    """
+    parts = []
+    for error in exc.errors(include_url=False):
+        field_name = ".".join(str(p) for p in error.get("loc", ())) or "arguments"
+        kind = error.get("type", "")
+        if kind == "extra_forbidden":
+            parts.append(f"unknown argument {prefix}{field_name}")
+            continue
+        if kind == "missing":
+            parts.append(f"missing required argument {prefix}{field_name}")
+            continue
+        value = error.get("input")
+        shown = repr(value) if not isinstance(value, str) or len(value) <= 60 else repr(value[:57] + "...")
+        message = error.get("msg", "is invalid")
+        expected = (error.get("ctx") or {}).get("expected")
+        if expected:
+            message = f"must be {expected}"
+        parts.append(f"invalid {prefix}{field_name}={shown}: {message[0].lower()}{message[1:]}")
+    return "; ".join(parts)

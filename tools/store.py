@@ -1,12 +1,17 @@
 """Images in and out of the tools: reading any reference safely, and the image store with lineage.
 
-Inputs are references: a path, a ``file://`` URI, a ``data:`` URI, the id of a stored image (``img_…``, or
-its ``pixwizard://images/{id}`` URI), or an ``http(s)`` URL when enabled (never loopback or private
-addresses). Paths are confined to allowed folders after resolving symlinks and ``..``; sizes are checked
-from the file and the image header before any pixel is decoded.
+Inputs are references: a path, a ``file://`` URI (no host, or ``localhost``), a ``data:`` URI, the id of a
+stored image (``img_…``, or its ``pixwizard://images/{id}`` URI), or an ``http(s)`` URL when enabled
+(globally routable addresses only, see `pixwizard.tools.fetch`). Paths are confined to the allowed folders
+by `pixwizard.tools.fsafe` (one descriptor, opened after a component-by-component walk); sizes are checked
+from the file and the image header before any pixel is decoded, and only an explicit list of formats is
+decoded.
 
-Outputs go to the store: ``<root>/<id>.png`` plus ``<id>.json`` (size, mode, parents, provenance), written
-atomically under fresh ids, so inputs are never overwritten. Nothing here imports torch.
+Outputs go to the store: ``<root>/<id>.png`` plus ``<id>.json`` (size, mode, parents, provenance, the
+PNG's size and sha256), written atomically under fresh ids inside the store's own directory descriptor, so
+inputs are never overwritten. An outside input is only hashed when read; it is copied into the store when
+it becomes the parent of a result. The store serves only regular files it wrote (no links). A cap on size
+and age prunes the oldest images, never one that a running call has pinned. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -16,34 +21,53 @@ import binascii
 import datetime as _dt
 import hashlib
 import io
-import ipaddress
 import json
+import os
 import re
 import secrets
-import socket
+import threading
+import time
 import urllib.parse
-import urllib.request
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from pixwizard.tasks.results import atomic_write_bytes
-
+from . import fsafe
+from .fetch import fetch_public
 from .spec import ToolError
 
 URI_PREFIX = "pixwizard://images/"
 _ID = re.compile(r"^img_[0-9a-f]{12}$")
 DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_MAX_PIXELS = 40_000_000
+# Decoded, not compressed: what Pillow is allowed to decode; ICO, ICNS, PSD, EPS and others are refused.
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+_EXTRA_SUFFIXES = ("depth.npy", "depth16.png", "normals.npy")
 
 
 @dataclass
 class Limits:
-    """What the tools accept: bytes per input file and pixels per image."""
+    """What the tools accept.
+
+    Attributes:
+        max_bytes: Bytes per input file or URL.
+        max_pixels: Pixels per image (the only pixel limit: Pillow's own bomb check is raised to it).
+        read_timeout_s: Seconds to read one local file.
+        fetch_timeout_s: Seconds for one URL, redirects and body included.
+        decode_budget_pixels: Pixels being decoded at once across threads (bounds concurrent memory).
+    """
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    read_timeout_s: float = 10.0
+    fetch_timeout_s: float = 20.0
+    decode_budget_pixels: int = 2 * DEFAULT_MAX_PIXELS
 
 
 @dataclass
@@ -54,7 +78,7 @@ class Access:
         read_dirs: Folders inputs may come from (the store is always allowed).
         write_dirs: Folders outputs may be copied to (the store is always allowed).
         any_path: Read any local path (the CLI reads the files named on its command line).
-        allow_network: Fetch ``http(s)`` URLs (public addresses only).
+        allow_network: Fetch ``http(s)`` URLs (globally routable addresses only).
     """
 
     read_dirs: list[Path] = field(default_factory=list)
@@ -63,19 +87,23 @@ class Access:
     allow_network: bool = False
 
 
+@dataclass
+class StoreCap:
+    """How large and how old the store may grow before the oldest images are pruned (None: no cap)."""
+
+    max_bytes: int | None = None
+    max_age_s: float | None = None
+
+
 def check_allowed_dir(path: str | Path, *, allow_broad: bool = False) -> Path:
     """Resolve a folder given with ``--allow-dir``; ``/`` and the home folder need ``allow_broad``."""
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_dir():
-        raise ToolError(f"allowed folder {resolved} does not exist")
+        raise ToolError(f"allowed folder {path} does not exist")
     broad = {Path("/").resolve(), Path.home().resolve()}
     if resolved in broad and not allow_broad:
-        raise ToolError(f"allowing {resolved} would expose every file; pass --allow-broad-dir if you mean it")
+        raise ToolError(f"allowing {path} would expose every file; pass --allow-broad-dir if you mean it")
     return resolved
-
-
-def _inside(path: Path, folders: list[Path]) -> bool:
-    return any(path == folder or folder in path.parents for folder in folders)
 
 
 @dataclass
@@ -96,6 +124,45 @@ class StoredImage:
         return f"{URI_PREFIX}{self.id}"
 
 
+@dataclass
+class Loaded:
+    """A decoded input: the image, its store id (None until an outside input is adopted) and its record."""
+
+    image: Image.Image
+    id: str | None
+    source: str
+    sha256: str
+    size: int
+
+    @property
+    def content_id(self) -> str:
+        """The id this input gets in the store: the same bytes always get the same id."""
+        return self.id or f"img_{self.sha256[:12]}"
+
+
+class _DecodeBudget:
+    """Pixels being decoded at once: a large decode waits for others to finish (one alone always runs)."""
+
+    def __init__(self, pixels: int):
+        self.pixels, self.used = pixels, 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, pixels: int, timeout_s: float = 120.0) -> Iterator[None]:
+        with self._cond:
+            if not self._cond.wait_for(
+                lambda: self.used == 0 or self.used + pixels <= self.pixels, timeout_s
+            ):
+                raise ToolError("the server is busy decoding other large images; try again")
+            self.used += pixels
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= pixels
+                self._cond.notify_all()
+
+
 class ImageStore:
     """A folder of images with ids, parent links and atomic writes.
 
@@ -103,13 +170,54 @@ class ImageStore:
         root: The folder (created if missing).
         access: Read/write permissions for references outside the store.
         limits: Size limits for inputs.
+        cap: Size/age cap applied after each stored result.
     """
 
-    def __init__(self, root: str | Path, access: Access | None = None, limits: Limits | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        access: Access | None = None,
+        limits: Limits | None = None,
+        cap: StoreCap | None = None,
+    ):
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.access = access or Access()
         self.limits = limits or Limits()
+        self.cap = cap or StoreCap()
+        self._pins: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._budget = _DecodeBudget(self.limits.decode_budget_pixels)
+        if (Image.MAX_IMAGE_PIXELS or 0) < self.limits.max_pixels:
+            Image.MAX_IMAGE_PIXELS = self.limits.max_pixels  # ours is the limit, never Pillow's lower one
+        self.cleaned_tmp = fsafe.clean_stale_tmp(self._fd)
+
+    def close(self) -> None:
+        """Release the store's folder descriptor."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    @property
+    def read_roots(self) -> list[tuple[str, ...]] | None:
+        """The allowed input folders as walk roots (None: any path)."""
+        if self.access.any_path:
+            return None
+        return [fsafe.root_parts(d) for d in [self.root, *self.access.read_dirs]]
+
+    @property
+    def write_roots(self) -> list[tuple[str, ...]] | None:
+        """The allowed output folders as walk roots (None: any folder)."""
+        if self.access.any_path:
+            return None
+        return [fsafe.root_parts(d) for d in [self.root, *self.access.write_dirs]]
 
     # -- writing --------------------------------------------------------------------------------------
 
@@ -123,9 +231,10 @@ class ImageStore:
     ) -> StoredImage:
         """Store an image under a fresh id (PNG), with its parents and metadata, atomically."""
         image_id = image_id or f"img_{secrets.token_hex(6)}"
+        image = normalise_mode(image)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
-        path = self.root / f"{image_id}.png"
+        data = buffer.getvalue()
         record = {
             "id": image_id,
             "width": image.width,
@@ -133,32 +242,52 @@ class ImageStore:
             "mode": image.mode,
             "parents": list(parents),
             "created": _dt.datetime.now(_dt.UTC).isoformat(),
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
             **(meta or {}),
         }
-        atomic_write_bytes(path, buffer.getvalue())
-        atomic_write_bytes(self.root / f"{image_id}.json", json.dumps(record, indent=2).encode())
+        fsafe.publish_replace(self._fd, f"{image_id}.png", data)
+        fsafe.publish_replace(self._fd, f"{image_id}.json", json.dumps(record, indent=2).encode())
         return self.get(image_id)
 
     def put_file(self, image_id: str, suffix: str, data: bytes) -> Path:
         """Store an extra file of an image (``<id>.<suffix>``, e.g. a depth ``.npy``), atomically."""
         self._check_id(image_id)
-        return atomic_write_bytes(self.root / f"{image_id}.{suffix}", data)
+        if suffix not in _EXTRA_SUFFIXES:
+            raise ValueError(f"unknown extra file kind {suffix!r}")
+        fsafe.publish_replace(self._fd, f"{image_id}.{suffix}", data)
+        return self.root / f"{image_id}.{suffix}"
+
+    def adopt(self, loaded: Loaded) -> str:
+        """The store id of an input, copying an outside one into the store (it is becoming a parent)."""
+        if loaded.id is not None:
+            return loaded.id
+        image_id = loaded.content_id
+        try:
+            self.get(image_id)
+        except ToolError:
+            meta = {"source": loaded.source, "input": True, "source_sha256": loaded.sha256}
+            self.put(loaded.image, meta=meta, image_id=image_id)
+        return image_id
+
+    def check_output_dir(self, folder: str | Path) -> None:
+        """Refuse an output folder outside the allowed ones, before any work is done."""
+        fsafe.check_dir(os.path.expanduser(str(folder)), self.write_roots, shown=str(folder))
 
     def export(self, stored: StoredImage, folder: str | Path) -> Path:
         """Copy a stored image into an allowed output folder (never over an existing file)."""
-        target_dir = Path(folder).expanduser().resolve()
-        if not (self.access.any_path or _inside(target_dir, [self.root, *self.access.write_dirs])):
-            raise ToolError(
-                f"cannot write to {target_dir}: it is outside the allowed output folders",
-                suggestions=["omit output_dir: results are in the image store"],
-            )
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / stored.path.name
-        if target.exists():
-            raise ToolError(f"{target} already exists; results never overwrite files")
-        return atomic_write_bytes(target, stored.path.read_bytes())
+        data = self.read_bytes(stored)
+        target = os.path.expanduser(str(folder))
+        with fsafe.confined_dir(target, self.write_roots, shown=str(folder), create=True) as dir_fd:
+            try:
+                name = fsafe.publish_new(dir_fd, stored.path.name, data)
+            except FileExistsError:
+                raise ToolError(
+                    f"{folder}/{stored.path.name} already exists; results never overwrite files"
+                ) from None
+        return Path(os.path.abspath(target)) / name
 
-    # -- reading --------------------------------------------------------------------------------------
+    # -- reading the store ----------------------------------------------------------------------------
 
     def _check_id(self, image_id: str) -> None:
         if not _ID.match(image_id):
@@ -168,12 +297,13 @@ class ImageStore:
         """A stored image by id (or ``pixwizard://images/{id}``)."""
         image_id = image_id.removeprefix(URI_PREFIX)
         self._check_id(image_id)
-        meta_path = self.root / f"{image_id}.json"
-        if not meta_path.is_file():
+        try:
+            raw, _ = fsafe.read_own(self._fd, f"{image_id}.json", 1 << 20)
+            meta = json.loads(raw)
+        except (FileNotFoundError, ValueError):
             raise ToolError(
                 f"no stored image {image_id}", suggestions=["use an id returned by an earlier call"]
-            )
-        meta = json.loads(meta_path.read_text())
+            ) from None
         return StoredImage(
             image_id,
             self.root / f"{image_id}.png",
@@ -183,6 +313,19 @@ class ImageStore:
             meta.get("parents", []),
             meta,
         )
+
+    def read_bytes(self, stored: StoredImage | str, suffix: str = "png") -> bytes:
+        """The bytes of a stored image (or one of its extra files): only a regular file the store wrote."""
+        stored = self.get(stored) if isinstance(stored, str) else stored
+        try:
+            data, _ = fsafe.read_own(self._fd, f"{stored.id}.{suffix}")
+        except FileNotFoundError:
+            raise ToolError(
+                f"the file of stored image {stored.id} is missing or not the store's own"
+            ) from None
+        if suffix == "png" and "bytes" in stored.meta and len(data) != stored.meta["bytes"]:
+            raise ToolError(f"the file of stored image {stored.id} was changed outside the store; refused")
+        return data
 
     def lineage(self, image_id: str, depth: int = 20) -> list[dict]:
         """The chain of ancestors (nearest first): id, task and instruction of each."""
@@ -201,8 +344,87 @@ class ImageStore:
             queue.extend(stored.parents)
         return chain
 
-    def load(self, reference: str) -> tuple[Image.Image, list[str], str]:
-        """Open an input reference; returns the image, its store ids (parents) and a description.
+    # -- size and age --------------------------------------------------------------------------------
+
+    @contextmanager
+    def pinned(self, ids) -> Iterator[None]:
+        """Keep these images from being pruned while a call that needs them runs."""
+        ids = [i for i in ids if i]
+        with self._lock:
+            self._pins.update(ids)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._pins.subtract(ids)
+                self._pins += Counter()  # drop zero counts
+
+    def entries(self) -> list[dict]:
+        """Every stored image: id, created (epoch seconds), bytes (all its files), task, input flag."""
+        files: dict[str, list[os.stat_result]] = {}
+        for name in os.listdir(self._fd):
+            image_id = name.split(".", 1)[0]
+            if not _ID.match(image_id):
+                continue
+            try:
+                info = os.stat(name, dir_fd=self._fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            files.setdefault(image_id, []).append(info)
+        rows = []
+        for image_id, infos in files.items():
+            try:
+                meta = self.get(image_id).meta
+            except ToolError:
+                meta = {}
+            rows.append(
+                {
+                    "id": image_id,
+                    "created": min(i.st_mtime for i in infos),
+                    "bytes": sum(i.st_size for i in infos),
+                    "task": meta.get("task"),
+                    "input": bool(meta.get("input")),
+                }
+            )
+        return sorted(rows, key=lambda r: r["created"])
+
+    def prune(
+        self, *, older_than_s: float | None = None, max_bytes: int | None = None, dry_run: bool = False
+    ) -> list[str]:
+        """Remove the oldest images beyond an age or total size; pinned images are kept. Returns the ids."""
+        rows, now = self.entries(), time.time()
+        with self._lock:
+            pinned = set(self._pins)
+        total = sum(r["bytes"] for r in rows)
+        removed = []
+        for row in rows:  # oldest first
+            too_old = older_than_s is not None and now - row["created"] > older_than_s
+            too_big = max_bytes is not None and total > max_bytes
+            if not (too_old or too_big) or row["id"] in pinned:
+                continue
+            if not dry_run:
+                self._remove(row["id"])
+            total -= row["bytes"]
+            removed.append(row["id"])
+        return removed
+
+    def apply_cap(self) -> list[str]:
+        """Prune to the configured cap (nothing without one)."""
+        if self.cap.max_bytes is None and self.cap.max_age_s is None:
+            return []
+        return self.prune(older_than_s=self.cap.max_age_s, max_bytes=self.cap.max_bytes)
+
+    def _remove(self, image_id: str) -> None:
+        for suffix in ("json", "png", *_EXTRA_SUFFIXES):  # the record first: a half-removed image is gone
+            try:
+                os.unlink(f"{image_id}.{suffix}", dir_fd=self._fd)
+            except FileNotFoundError:
+                pass
+
+    # -- reading inputs -------------------------------------------------------------------------------
+
+    def load(self, reference: str) -> Loaded:
+        """Open an input reference and decode it (the store is not written).
 
         Raises:
             ToolError: With what to change, for any refused or unreadable input.
@@ -212,94 +434,116 @@ class ImageStore:
             raise ToolError("the image reference is empty")
         if ref.startswith(URI_PREFIX) or _ID.match(ref):
             stored = self.get(ref)
-            return self._decode(stored.path.read_bytes(), stored.id), [stored.id], stored.id
+            data = self.read_bytes(stored)
+            return Loaded(
+                self._decode(data, stored.id), stored.id, stored.id, stored.meta.get("sha256", ""), len(data)
+            )
         if ref.startswith("data:"):
             data, source = _data_uri(ref, self.limits.max_bytes), "data URI"
         elif ref.startswith(("http://", "https://")):
-            data, source = self._fetch(ref), ref
+            if not self.access.allow_network:
+                raise ToolError(
+                    "network URLs are disabled on this server; pass a path, a data: URI or an image id",
+                    suggestions=["start the server with --allow-network to fetch public URLs"],
+                )
+            data = fetch_public(ref, max_bytes=self.limits.max_bytes, timeout_s=self.limits.fetch_timeout_s)
+            source = ref
         else:
-            parsed = (
-                Path(urllib.parse.unquote(urllib.parse.urlparse(ref).path))
-                if ref.startswith("file://")
-                else Path(ref)
-            )
-            data, source = self._read_path(parsed.expanduser()), str(parsed)
+            path = _file_uri_path(ref) if ref.lower().startswith("file:") else ref
+            data, source = self._read_path(path), path
         image = self._decode(data, source)
-        return image, [self._ingest(data, image, source).id], source
+        return Loaded(image, None, source, hashlib.sha256(data).hexdigest(), len(data))
 
-    def _ingest(self, data: bytes, image: Image.Image, source: str) -> StoredImage:
-        """Keep a copy of an outside input so results can name it as their parent (same bytes, same id)."""
-        image_id = f"img_{hashlib.sha256(data).hexdigest()[:12]}"
-        if (self.root / f"{image_id}.json").is_file():
-            return self.get(image_id)
-        return self.put(image, meta={"source": source, "input": True}, image_id=image_id)
-
-    def _read_path(self, path: Path) -> bytes:
-        try:
-            resolved = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise ToolError(f"{path} does not exist or cannot be resolved") from None
-        allowed = [self.root, *self.access.read_dirs]
-        if not (self.access.any_path or _inside(resolved, allowed)):
-            names = (
-                ", ".join(str(p) for p in self.access.read_dirs) or "none (start the server with --allow-dir)"
-            )
-            raise ToolError(
-                f"{path} is outside the allowed folders (allowed: {names}; links are followed)",
-                suggestions=["copy the file into an allowed folder", "pass a data: URI"],
-            )
-        if not resolved.is_file():
-            raise ToolError(f"{path} is not a file")
-        size = resolved.stat().st_size
-        if size > self.limits.max_bytes:
-            raise ToolError(
-                f"{path} is {size / 2**20:.1f} MiB, above the {self.limits.max_bytes / 2**20:.0f} MiB "
-                "limit; compress or downscale it"
-            )
-        return resolved.read_bytes()
-
-    def _fetch(self, url: str) -> bytes:
-        if not self.access.allow_network:
-            raise ToolError(
-                "network URLs are disabled on this server; pass a path, a data: URI or an image id",
-                suggestions=["start the server with --allow-network to fetch public URLs"],
-            )
-        host = urllib.parse.urlparse(url).hostname or ""
-        try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-        except OSError as exc:
-            raise ToolError(f"cannot resolve {host}: {exc}") from None
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-                raise ToolError(f"{host} resolves to a non-public address ({ip}); refused")
-        request = urllib.request.Request(url, headers={"User-Agent": "pixwizard"})
-        with urllib.request.urlopen(request, timeout=20) as response:
-            data = response.read(self.limits.max_bytes + 1)
-        if len(data) > self.limits.max_bytes:
-            raise ToolError(f"{url} is larger than the {self.limits.max_bytes / 2**20:.0f} MiB limit")
-        return data
+    def _read_path(self, path: str) -> bytes:
+        allowed = (
+            ", ".join(str(p) for p in self.access.read_dirs) or "none (start the server with --allow-dir)"
+        )
+        return fsafe.read_confined(
+            os.path.expanduser(path),
+            self.read_roots,
+            shown=path,
+            max_bytes=self.limits.max_bytes,
+            timeout_s=self.limits.read_timeout_s,
+            outside_message=(
+                f"{path} is outside the allowed folders (allowed: {allowed}); copy the file into an allowed "
+                "folder or pass a data: URI"
+            ),
+        )
 
     def _decode(self, data: bytes, name: str) -> Image.Image:
-        try:
-            image = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError as exc:
-            raise ToolError(f"{name} declares too many pixels ({exc}); downscale it first") from None
-        except (UnidentifiedImageError, OSError):
-            raise ToolError(f"{name} is not an image PIL can read (PNG, JPEG, WebP, ...)") from None
-        width, height = image.size
-        if width * height > self.limits.max_pixels:
-            raise ToolError(
-                f"{name} is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
-                f"{self.limits.max_pixels / 1e6:.0f} MP limit; downscale it first"
-            )
-        try:
-            image.load()
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ToolError(
-                f"{name} could not be decoded ({exc}); the file is probably truncated or corrupt"
-            ) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                image = Image.open(io.BytesIO(data), formats=FORMATS)
+            except Image.DecompressionBombError as exc:  # only above our own limit (see __init__)
+                declared = re.search(r"\((\d+) pixels\)", str(exc))
+                size = f"{int(declared.group(1)) / 1e6:.0f} MP" if declared else "more pixels"
+                raise ToolError(
+                    f"{name} declares {size}, above the {self.limits.max_pixels / 1e6:.0f} MP limit; "
+                    "downscale it first"
+                ) from None
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+                raise ToolError(
+                    f"{name} is not an image in a supported format ({', '.join(FORMATS)})"
+                ) from None
+            width, height = image.size
+            if width * height > self.limits.max_pixels:
+                raise ToolError(
+                    f"{name} is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
+                    f"{self.limits.max_pixels / 1e6:.0f} MP limit; downscale it first"
+                )
+            with self._budget.reserve(width * height):
+                try:
+                    image.load()
+                    image = ImageOps.exif_transpose(image)
+                    return normalise_mode(image)
+                except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+                    raise ToolError(
+                        f"{name} could not be decoded ({exc}); the file is probably truncated or corrupt"
+                    ) from None
+
+
+def normalise_mode(image: Image.Image) -> Image.Image:
+    """An image in a mode PNG stores and the pipeline reads: L, LA, RGB or RGBA (8 bits per channel).
+
+    CMYK, YCbCr and HSV become RGB; LAB goes through an sRGB colour transform; palette images keep their
+    transparency as RGBA; 16-bit, 32-bit integer and float images are scaled to 8 bits by their range
+    (``[0, 1]`` floats and ``[0, 65535]`` integers as such, anything else by its own minimum and maximum).
+    """
+    mode = image.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
         return image
+    if mode in ("1",):
+        return image.convert("L")
+    if mode in ("P", "PA"):
+        return image.convert("RGBA" if "transparency" in image.info or mode == "PA" else "RGB")
+    if mode == "LAB":
+        transform = ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+        )
+        return ImageCms.applyTransform(image, transform)
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if mode == "F" and lo >= 0 and hi <= 1:
+            lo, hi = 0.0, 1.0
+        elif lo >= 0 and hi <= 255:
+            lo, hi = 0.0, 255.0
+        elif lo >= 0 and hi <= 65535:
+            lo, hi = 0.0, 65535.0
+        scaled = (np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12) * 255
+        return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8), mode="L")
+    return image.convert("RGBA" if "A" in mode else "RGB")
+
+
+def _file_uri_path(uri: str) -> str:
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.netloc not in ("", "localhost"):
+        raise ToolError(
+            f"file:// URIs must name a local file (no host, or localhost); got host {parsed.netloc!r}"
+        )
+    return urllib.parse.unquote(parsed.path)
 
 
 def _data_uri(uri: str, max_bytes: int) -> bytes:

@@ -92,7 +92,7 @@ async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, worksp
         str(inside / "link.png"): "outside the allowed folders",
         str(inside / "truncated.png"): "truncated",
         str(inside / "notes.png"): "not an image",
-        str(inside / "huge.png"): "too many pixels",
+        str(inside / "huge.png"): "declares 400 MP, above the 40 MP limit",
         str(inside / "big.png"): "above the 40 MP limit",
         "img_0123456789ab": "no stored image",
         "https://example.com/a.png": "network URLs are disabled",
