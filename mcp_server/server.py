@@ -10,25 +10,36 @@ from __future__ import annotations
 
 import base64
 import copy
+import ctypes
+import ctypes.util
 import inspect
 import io
 import json
 import logging
+import secrets
+import sys
 import threading
-from typing import Annotated
+import weakref
+from typing import Annotated, Any
 
 import anyio
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from PIL import Image
 from pixwizard.tools import REGISTRY, ToolContext, ToolError, ToolSpec, invoke
+from pixwizard.tools.spec import validation_message
 from pydantic import BaseModel, ValidationError
 
 from pixwizard import __version__
 
 logger = logging.getLogger(__name__)
 DEFAULT_PREVIEW_BYTES = 256_000
+STATUS_URI = "pixwizard://status"
+# One limit per transport, for a whole JSON-RPC message: data: URIs count against it, paths and ids do not.
+REQUEST_LIMITS = {"stdio": 16 * 2**20, "streamable-http": 16 * 2**20}
+REQUEST_TOO_LARGE = "pixwizard/request_too_large"
 
 INSTRUCTIONS = (
     "PixWizard image tools. Pass images as file paths inside the allowed folders, data: URIs, or the ids / "
@@ -37,30 +48,48 @@ INSTRUCTIONS = (
 )
 
 
-def preview_png(path, max_bytes: int) -> bytes:
-    """A PNG of the image, downscaled until it fits in ``max_bytes``."""
-    image = Image.open(path)
+def preview_png(data: bytes, max_bytes: int) -> bytes:
+    """A PNG of the image that fits in ``max_bytes``: downscaled first, then encoded once (twice at most).
+
+    The first size assumes one byte per pixel after compression; if the encoded preview is still too
+    large, the measured bytes per pixel give the size for the second (and usually last) encode. Nothing is
+    encoded at full resolution, so a 2048² result costs milliseconds, not the minutes that repeated
+    ``optimize=True`` encodes of the full image took.
+    """
+    image = Image.open(io.BytesIO(data))
     image.load()
+    pixels = max_bytes  # about one byte per pixel for photos; noise needs the second pass
     while True:
+        preview = _shrunk(image, pixels)
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=True)
-        if buffer.tell() <= max_bytes or min(image.size) <= 16:
+        preview.save(buffer, format="PNG", compress_level=6)
+        size = buffer.tell()
+        if size <= max_bytes or min(preview.size) <= 16:
             return buffer.getvalue()
-        image = image.resize(
-            (max(1, image.width * 3 // 4), max(1, image.height * 3 // 4)), Image.Resampling.LANCZOS
-        )
+        per_pixel = size / (preview.width * preview.height)
+        pixels = min(int(max_bytes / per_pixel * 0.95), preview.width * preview.height // 2)
+
+
+def _shrunk(image: Image.Image, pixels: int) -> Image.Image:
+    if image.width * image.height <= pixels:
+        return image
+    scale = (pixels / (image.width * image.height)) ** 0.5
+    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _result(output: BaseModel, ctx: ToolContext, preview_bytes: int) -> CallToolResult:
+    """The MCP result of a tool output (reads and encodes files: call it off the event loop)."""
     content: list = [TextContent(text=output.model_dump_json())]
     image = getattr(output, "image", None)
     if image is not None:
-        stored = ctx.store.get(image.id)
-        data = preview_png(stored.path, preview_bytes)
-        content.append(ImageContent(data=base64.b64encode(data).decode(), mime_type="image/png"))
+        data = ctx.store.read_bytes(image.id)
         content.append(
-            ResourceLink(name=image.id, uri=image.uri, mime_type="image/png", size=stored.path.stat().st_size)
+            ImageContent(
+                data=base64.b64encode(preview_png(data, preview_bytes)).decode(), mime_type="image/png"
+            )
         )
+        content.append(ResourceLink(name=image.id, uri=image.uri, mime_type="image/png", size=len(data)))
     return CallToolResult(content=content, structured_content=output.model_dump(mode="json"))
 
 
@@ -68,19 +97,22 @@ def _adapter(spec: ToolSpec, tctx: ToolContext, preview_bytes: int):
     """An async MCP tool function whose signature is the spec's input model, field by field."""
 
     async def call(ctx: Context, **kwargs) -> Annotated[CallToolResult, spec.output_model]:
-        try:
-            args = spec.input_model.model_validate(kwargs)
-        except ValidationError as exc:
-            raise MCPToolError(str(exc)) from None
+        args = spec.input_model.model_validate(kwargs)  # already checked in PixWizardServer.call_tool
         cancel = threading.Event()
+        caller = caller_id(ctx)
 
         def progress(step: int, total: int) -> None:
             anyio.from_thread.run(ctx.report_progress, step, total, f"step {step}/{total}")
 
+        def work() -> CallToolResult:
+            output = invoke(spec, args, tctx, progress, cancel, caller=caller)
+            result = _result(output, tctx, preview_bytes)
+            tctx.store.apply_cap()
+            release_memory()
+            return result
+
         try:
-            output = await anyio.to_thread.run_sync(
-                lambda: invoke(spec, args, tctx, progress, cancel), abandon_on_cancel=True
-            )
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except ToolError as exc:
             raise MCPToolError(str(exc)) from None
         except anyio.get_cancelled_exc_class():
@@ -89,7 +121,6 @@ def _adapter(spec: ToolSpec, tctx: ToolContext, preview_bytes: int):
         except Exception as exc:  # unexpected: log the traceback, tell the client what failed
             logger.exception("tool %s failed", spec.name)
             raise MCPToolError(f"{spec.name} failed: {type(exc).__name__}: {exc}") from None
-        return _result(output, tctx, preview_bytes)
 
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)]
     for name, field in spec.input_model.model_fields.items():
@@ -110,9 +141,105 @@ def _adapter(spec: ToolSpec, tctx: ToolContext, preview_bytes: int):
     return call
 
 
-def build_server(ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES) -> MCPServer:
-    """An `MCPServer` exposing every registered tool, image resources and workflow prompts."""
-    server = MCPServer("pixwizard", version=__version__, instructions=INSTRUCTIONS)
+class PixWizardServer(MCPServer):
+    """`MCPServer` with PixWizard's argument checks and a per-session status resource.
+
+    Arguments are validated against the tool's own input model before the SDK sees them, so an unknown
+    argument is refused by name (the SDK would drop it silently) and every refusal is one line per field.
+    """
+
+    def __init__(self, tctx: ToolContext, **kwargs):
+        super().__init__(**kwargs)
+        self.tctx = tctx
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None):
+        """Check the arguments, then call the tool."""
+        if name == REQUEST_TOO_LARGE or REQUEST_TOO_LARGE in arguments:
+            info = arguments.get(REQUEST_TOO_LARGE, {})
+            raise MCPToolError(request_too_large_message(info.get("bytes"), info.get("transport", "stdio")))
+        spec = REGISTRY.get(name)
+        if spec is not None:
+            try:
+                spec.input_model.model_validate(arguments)
+            except ValidationError as exc:
+                raise MCPToolError(f"{name}: {validation_message(exc)}") from None
+        return await super().call_tool(name, arguments, context)
+
+    async def read_resource(self, uri, context: Context | None = None):
+        """Read a resource; ``pixwizard://status`` shows the reading session's own jobs."""
+        if str(uri) == STATUS_URI:
+            caller = caller_id(context) if context is not None else None
+            return [
+                ReadResourceContents(content=status_json(self.tctx, caller), mime_type="application/json")
+            ]
+        return await super().read_resource(uri, context)
+
+
+_CALLERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def caller_id(ctx: Context) -> str | None:
+    """A stable id for the MCP session of a request (jobs belong to the session that started them)."""
+    try:
+        connection = ctx.request_context.connection  # per client; ctx.session is per request
+    except Exception:  # no request context (called outside a request)
+        return None
+    if connection is None:
+        return None
+    return _CALLERS.setdefault(connection, f"session_{secrets.token_hex(6)}")
+
+
+def status_json(ctx: ToolContext, caller: str | None) -> str:
+    """The status resource for one session: model, queue, its own jobs and the store."""
+    backend = ctx.backend
+    jobs = {job_id: backend.status(job) for job_id, job in backend.jobs_of(caller).items()}
+    return json.dumps(
+        {
+            "model": backend.model,
+            "loaded": backend.loaded,
+            "active_generations": backend.active,
+            "generations_run": len(backend.intervals),
+            "jobs": jobs,
+            "jobs_of_other_sessions": len(backend.jobs) - len(jobs),
+            "store": str(ctx.store.root),
+            "allowed_dirs": [str(d) for d in ctx.store.access.read_dirs],
+        }
+    )
+
+
+def request_too_large_message(size: int | None, transport: str) -> str:
+    """The one message for a request above a transport's limit."""
+    limit = REQUEST_LIMITS[transport]
+    got = f" ({size / 2**20:.0f} MiB)" if size else ""
+    return (
+        f"the request{got} is larger than the {limit / 2**20:.0f} MiB limit of the {transport} transport; "
+        "pass images as file paths in an allowed folder or as ids of stored images instead of data: URIs"
+    )
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS (glibc keeps large freed decode buffers in per-thread arenas)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _libc()
+
+
+def build_server(ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES) -> PixWizardServer:
+    """A `PixWizardServer` exposing every registered tool, image resources and workflow prompts."""
+    server = PixWizardServer(ctx, name="pixwizard", version=__version__, instructions=INSTRUCTIONS)
     for spec in REGISTRY.values():
         hints = ToolAnnotations(
             read_only_hint=spec.hints.read_only,
@@ -131,27 +258,19 @@ def build_server(ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES
     @server.resource(
         "pixwizard://images/{image_id}", mime_type="image/png", description="A stored image (PNG)."
     )
-    def image(image_id: str) -> bytes:
+    async def image(image_id: str) -> bytes:
         try:
-            return ctx.store.get(image_id).path.read_bytes()
+            return await anyio.to_thread.run_sync(ctx.store.read_bytes, image_id)
         except ToolError as exc:
             raise ValueError(str(exc)) from None
 
-    @server.resource("pixwizard://status", mime_type="application/json", description="Model, queue and jobs.")
+    @server.resource(
+        STATUS_URI,
+        mime_type="application/json",
+        description="Model, queue, this session's jobs and the store (JSON).",
+    )
     def status() -> str:
-        backend = ctx.backend
-        jobs = {job_id: backend.status(job) for job_id, job in backend.jobs.items()}
-        return json.dumps(
-            {
-                "model": backend.model,
-                "loaded": backend.loaded,
-                "active_generations": backend.active,
-                "generations_run": len(backend.intervals),
-                "jobs": jobs,
-                "store": str(ctx.store.root),
-                "allowed_dirs": [str(d) for d in ctx.store.access.read_dirs],
-            }
-        )
+        return status_json(ctx, None)  # served by PixWizardServer.read_resource with the session
 
     @server.prompt(description="Remove an object: find its mask, then inpaint it away.")
     def remove_object(image: str, target: str) -> str:

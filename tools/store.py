@@ -556,3 +556,33 @@ def _data_uri(uri: str, max_bytes: int) -> bytes:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ToolError("the data: URI is not valid base64") from None
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20}
+_SIZE_UNITS |= {"g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``500MB``, ``2GiB``, ``1.5G`` or a plain number.
+
+    Raises:
+        ValueError: An unreadable size.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _SIZE_UNITS:
+        raise ValueError(f"cannot read the size {text!r}; write e.g. 500MB, 2GB or 1GiB")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def parse_age(text: str) -> float:
+    """Seconds from ``30d``, ``12h``, ``90m``, ``2w`` or ``45s``.
+
+    Raises:
+        ValueError: An unreadable age.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
+    if match is None:
+        raise ValueError(f"cannot read the age {text!r}; write e.g. 30d, 12h, 90m or 2w")
+    return float(match.group(1)) * _AGE_UNITS[match.group(2)]

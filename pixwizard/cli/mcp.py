@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 from pathlib import Path
@@ -14,14 +15,36 @@ from pixwizard.cli._options import handle_errors
 EXAMPLES = [
     "pixwizard mcp --model tiny-random --allow-dir ~/Pictures",
     "pixwizard mcp --model ~/models/pixwizard --allow-dir ./in --transport streamable-http --port 8000",
+    "PIXWIZARD_TOKEN=secret pixwizard mcp --transport streamable-http --host 0.0.0.0 --allow-dir ./in",
 ]
+DEFAULT_MODEL = "tiny-random"
+
+
+class Transport(str, enum.Enum):
+    """How clients connect."""
+
+    stdio = "stdio"
+    streamable_http = "streamable-http"
+
+
+class Memory(str, enum.Enum):
+    """Where the models live between calls."""
+
+    keep = "keep"
+    offload = "offload"
 
 
 @handle_errors
 def mcp(
     model: Annotated[
-        str, typer.Option(help="tiny-random, a folder from `pixwizard models fetch`, or a Hub id.")
-    ] = ("tiny-random"),
+        str | None,
+        typer.Option(
+            envvar="PIXWIZARD_MODEL",
+            help="tiny-random, a folder from `pixwizard models fetch` or `pixwizard train`, or a Hub id "
+            "[default: tiny-random].",
+            show_default=False,
+        ),
+    ] = None,
     allow_dir: Annotated[
         list[Path] | None,
         typer.Option("--allow-dir", help="A folder the tools may read images from (repeat)."),
@@ -31,37 +54,67 @@ def mcp(
         list[Path] | None, typer.Option("--output-dir", help="A folder results may be copied to (repeat).")
     ] = None,
     store: Annotated[Path | None, typer.Option(help="Where results are stored.")] = None,
+    store_max_size: Annotated[
+        str | None, typer.Option(help="Prune the oldest stored images beyond this size (e.g. 5GB).")
+    ] = None,
+    store_max_age: Annotated[
+        str | None, typer.Option(help="Prune stored images older than this (e.g. 30d, 12h).")
+    ] = None,
     allow_network: Annotated[bool, typer.Option(help="Fetch public http(s) image URLs.")] = False,
-    transport: Annotated[str, typer.Option(help="stdio or streamable-http.")] = "stdio",
-    host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    transport: Annotated[Transport, typer.Option(help="How clients connect.")] = Transport.stdio,
+    host: Annotated[str, typer.Option(help="HTTP bind address (off loopback a --token is required).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="HTTP port.", min=1, max=65535)] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PIXWIZARD_TOKEN", help="Bearer token HTTP clients must send.", show_default=False
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cuda, mps or cpu.")] = "auto",
-    memory: Annotated[
-        str, typer.Option(help="keep (models stay on the GPU) or offload (between calls).")
-    ] = "keep",
+    memory: Annotated[Memory, typer.Option(help="keep (models stay on the GPU) or offload.")] = Memory.keep,
 ) -> None:
     """Serve the PixWizard tools over MCP. Logs go to stderr; stdout carries the protocol."""
-    from pixwizard.mcp_server.server import build_server
-    from pixwizard.tools import make_context
+    import anyio
 
-    if transport not in ("stdio", "streamable-http"):
-        raise ValueError(f"--transport must be stdio or streamable-http, got {transport!r}")
+    from pixwizard.mcp_server.server import build_server
+    from pixwizard.mcp_server.transport import is_loopback, serve_http, serve_stdio
+    from pixwizard.tools import StoreCap, make_context
+    from pixwizard.tools.store import parse_age, parse_size
+
+    if transport is Transport.streamable_http and token is None and not is_loopback(host):
+        raise ValueError(
+            f"--host {host} accepts connections from other machines: set a bearer token with --token or "
+            "PIXWIZARD_TOKEN, or bind to 127.0.0.1"
+        )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if model is None:
+        print(
+            f"note: no --model given, serving {DEFAULT_MODEL} (random weights: outputs are noise); "
+            "choose one with --model or PIXWIZARD_MODEL",
+            file=sys.stderr,
+        )
+    cap = StoreCap(
+        max_bytes=parse_size(store_max_size) if store_max_size else None,
+        max_age_s=parse_age(store_max_age) if store_max_age else None,
+    )
     ctx = make_context(
-        model,
+        model or DEFAULT_MODEL,
         store_dir=store,
         allow_dirs=allow_dir or [],
         output_dirs=output_dir or [],
         allow_broad_dir=allow_broad_dir,
         allow_network=allow_network,
         device=device,
-        memory=memory,
+        memory=memory.value,
+        store_cap=cap,
     )
     server = build_server(ctx)
-    if transport == "stdio":
-        server.run("stdio")
+    if transport is Transport.stdio:
+        anyio.run(serve_stdio, server)
     else:
-        server.run("streamable-http", host=host, port=port)
+        anyio.run(lambda: serve_http(server, host=host, port=port, token=token or None))
 
 
 def run_app(prog_name: str) -> None:
