@@ -13,7 +13,6 @@ import copy
 import ctypes
 import ctypes.util
 import inspect
-import io
 import json
 import logging
 import secrets
@@ -27,8 +26,8 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
-from PIL import Image
 from pixwizard.tools import REGISTRY, ToolContext, ToolError, ToolSpec, invoke
+from pixwizard.tools.preview import preview_png
 from pixwizard.tools.spec import validation_message
 from pydantic import BaseModel, ValidationError
 
@@ -46,36 +45,6 @@ INSTRUCTIONS = (
     "pixwizard://images/{id} URIs returned by earlier calls (chain calls by id). Results are stored images: "
     "read full resolution with resources/read. Long calls accept wait=false and return a job id."
 )
-
-
-def preview_png(data: bytes, max_bytes: int) -> bytes:
-    """A PNG of the image that fits in ``max_bytes``: downscaled first, then encoded once (twice at most).
-
-    The first size assumes one byte per pixel after compression; if the encoded preview is still too
-    large, the measured bytes per pixel give the size for the second (and usually last) encode. Nothing is
-    encoded at full resolution, so a 2048² result costs milliseconds, not the minutes that repeated
-    ``optimize=True`` encodes of the full image took.
-    """
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    pixels = max_bytes  # about one byte per pixel for photos; noise needs the second pass
-    while True:
-        preview = _shrunk(image, pixels)
-        buffer = io.BytesIO()
-        preview.save(buffer, format="PNG", compress_level=6)
-        size = buffer.tell()
-        if size <= max_bytes or min(preview.size) <= 16:
-            return buffer.getvalue()
-        per_pixel = size / (preview.width * preview.height)
-        pixels = min(int(max_bytes / per_pixel * 0.95), preview.width * preview.height // 2)
-
-
-def _shrunk(image: Image.Image, pixels: int) -> Image.Image:
-    if image.width * image.height <= pixels:
-        return image
-    scale = (pixels / (image.width * image.height)) ** 0.5
-    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _result(output: BaseModel, ctx: ToolContext, preview_bytes: int) -> CallToolResult:

@@ -306,7 +306,7 @@ def _write_tmp(dir_fd: int, data: bytes) -> str:
             os.fsync(fd)
     except BaseException:
         os.close(fd)
-        os.unlink(name, dir_fd=dir_fd)
+        _unlink_quietly(dir_fd, name)
         raise
     os.close(fd)
     return name
@@ -333,7 +333,7 @@ def publish_new(dir_fd: int, name: str, data: bytes, *, numbered: bool = False) 
                     raise
         raise FileExistsError(name)
     finally:
-        os.unlink(tmp, dir_fd=dir_fd)
+        _unlink_quietly(dir_fd, tmp)
 
 
 def publish_replace(dir_fd: int, name: str, data: bytes) -> None:
@@ -342,8 +342,15 @@ def publish_replace(dir_fd: int, name: str, data: bytes) -> None:
     try:
         os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        os.unlink(tmp, dir_fd=dir_fd)
+        _unlink_quietly(dir_fd, tmp)
         raise
+
+
+def _unlink_quietly(dir_fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:  # the folder itself was removed meanwhile
+        pass
 
 
 def read_own(dir_fd: int, name: str, max_bytes: int | None = None) -> tuple[bytes, os.stat_result]:

@@ -285,6 +285,10 @@ class ImageStore:
                 raise ToolError(
                     f"{folder}/{stored.path.name} already exists; results never overwrite files"
                 ) from None
+            except OSError as exc:
+                raise ToolError(
+                    f"cannot write into {folder}: {exc.strerror} (was it removed meanwhile?)"
+                ) from None
         return Path(os.path.abspath(target)) / name
 
     # -- reading the store ----------------------------------------------------------------------------
@@ -448,6 +452,11 @@ class ImageStore:
                 )
             data = fetch_public(ref, max_bytes=self.limits.max_bytes, timeout_s=self.limits.fetch_timeout_s)
             source = ref
+        elif re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", ref) and not ref.lower().startswith("file://"):
+            scheme = ref.split(":", 1)[0]
+            raise ToolError(
+                f"{scheme}:// URLs are not supported; pass a path, a data: URI, an image id or http(s)"
+            )
         else:
             path = _file_uri_path(ref) if ref.lower().startswith("file:") else ref
             data, source = self._read_path(path), path
