@@ -1,4 +1,4 @@
-"""Confinement of reads and writes: races decided deterministically, stress loops, and what messages reveal."""
+"""Confinement of reads and writes: races decided deterministically, stress loops, what messages reveal."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import threading
 import time
 
 import pytest
-from pixwizard.tools import REGISTRY, ToolError, invoke
-from pixwizard.tools import fsafe
+from pixwizard.tools import REGISTRY, ToolError, fsafe, invoke
 
 
 def _describe(ctx, path):
@@ -97,7 +96,7 @@ def test_fifos_and_devices_never_hang(workspace, any_path):
     paths = [workspace / "in" / "pipe.png"] + ([os.devnull, "/dev/zero"] if any_path else [])
     for path in paths:
         outcome = []
-        worker = threading.Thread(target=lambda p=path: outcome.append(_refusal(ctx, p)), daemon=True)
+        worker = threading.Thread(target=lambda p=path, o=outcome: o.append(_refusal(ctx, p)), daemon=True)
         worker.start()
         worker.join(10)
         assert not worker.is_alive(), f"reading {path} hung"

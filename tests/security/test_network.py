@@ -54,7 +54,7 @@ def test_global_addresses_are_accepted(address):
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes: dict = {}
 
-    def do_GET(self):  # noqa: N802 (the stdlib's name)
+    def do_GET(self):
         self.routes[self.path](self)
 
     def log_message(self, *args):
