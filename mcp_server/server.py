@@ -39,6 +39,7 @@ STATUS_URI = "pixwizard://status"
 # One limit per transport, for a whole JSON-RPC message: data: URIs count against it, paths and ids do not.
 REQUEST_LIMITS = {"stdio": 16 * 2**20, "streamable-http": 16 * 2**20}
 REQUEST_TOO_LARGE = "pixwizard/request_too_large"
+STATELESS_FROM = "2026-07-28"  # the first protocol revision without sessions (a connection per request)
 
 INSTRUCTIONS = (
     "PixWizard image tools. Pass images as file paths inside the allowed folders, data: URIs, or the ids / "
@@ -148,20 +149,29 @@ _CALLERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def caller_id(ctx: Context) -> str | None:
-    """A stable id for the MCP session of a request (jobs belong to the session that started them)."""
+    """A stable id for the MCP session of a request; None where the protocol has no sessions.
+
+    Over HTTP the transport's session id; over stdio or in memory, the connection itself. The 2026
+    protocol revision is stateless (a connection per request): there the job id alone is the handle, which
+    is why job ids are long random tokens, and the status resource lists no job ids to such callers.
+    """
     try:
-        connection = ctx.request_context.connection  # per client; ctx.session is per request
+        version = ctx.request_context.protocol_version or ""
+        connection = ctx.session._connection  # the SDK exposes the connection only privately
     except Exception:  # no request context (called outside a request)
         return None
-    if connection is None:
+    if version >= STATELESS_FROM or connection is None:
         return None
-    return _CALLERS.setdefault(connection, f"session_{secrets.token_hex(6)}")
+    if connection.session_id:
+        return f"http_{connection.session_id}"
+    return _CALLERS.setdefault(connection, f"session_{secrets.token_hex(8)}")
 
 
 def status_json(ctx: ToolContext, caller: str | None) -> str:
     """The status resource for one session: model, queue, its own jobs and the store."""
     backend = ctx.backend
-    jobs = {job_id: backend.status(job) for job_id, job in backend.jobs_of(caller).items()}
+    own = backend.jobs_of(caller) if caller is not None else {}
+    jobs = {job_id: backend.status(job) for job_id, job in own.items()}
     return json.dumps(
         {
             "model": backend.model,

@@ -152,7 +152,7 @@ class Backend:
                     suggestions=["poll job_status", "call job_cancel on jobs you no longer need"],
                 )
             self._expire_finished()
-            job = Job(f"job_{secrets.token_hex(6)}", owner=owner)
+            job = Job(f"job_{secrets.token_hex(16)}", owner=owner)  # unguessable: the id is the handle
             self.jobs[job.id] = job
 
         def run():

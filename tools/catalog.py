@@ -435,8 +435,8 @@ def _check_outpaint_size(size: tuple[int, int], direction: str, ratio: float, ma
     best = (room**0.5 if direction == "all" else room) - 1
     hint = f"use ratio <= {math.floor(best * 100) / 100:g}" if best >= 0.01 else "downscale the image first"
     raise ToolError(
-        f"outpainting {w}x{h} by ratio {ratio:g} ({direction}) would give about {w * h * grow / 1e6:.0f} MP, "
-        f"above the {max_pixels / 1e6:.0f} MP limit; {hint}"
+        f"outpainting {w}x{h} by ratio {ratio:g} ({direction}) would give about {w * h * grow / 1e6:.3g} MP, "
+        f"above the {max_pixels / 1e6:.3g} MP limit; {hint}"
     )
 
 

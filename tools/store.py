@@ -48,6 +48,7 @@ DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_MAX_PIXELS = 40_000_000
 # Decoded, not compressed: what Pillow is allowed to decode; ICO, ICNS, PSD, EPS and others are refused.
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+_ORIENTATION = 0x0112  # the EXIF tag
 _EXTRA_SUFFIXES = ("depth.npy", "depth16.png", "normals.npy")
 
 
@@ -504,7 +505,8 @@ class ImageStore:
             with self._budget.reserve(width * height):
                 try:
                     image.load()
-                    image = ImageOps.exif_transpose(image)
+                    if image.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even when upright
+                        image = ImageOps.exif_transpose(image)
                     return normalise_mode(image)
                 except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
                     raise ToolError(
