@@ -3,7 +3,6 @@ and a status resource that answers while a large result is being prepared."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import statistics
@@ -218,7 +217,8 @@ def test_stdio_refuses_a_200_mb_request_naming_the_limit(workspace):
         assert json.loads(proc.stdout.readline())["id"] == 1
         _send(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
         before = _peak_rss(proc.pid)
-        head = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"depth","arguments":{"image":"data:image/png;base64,'
+        head = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"depth",'
+        head += b'"arguments":{"image":"data:image/png;base64,'
         proc.stdin.write(head)
         block = b"A" * 2**20
         for _ in range(200):
@@ -290,8 +290,9 @@ async def test_a_token_is_required_when_one_is_set(ctx):
 
 
 def test_serving_off_loopback_without_a_token_is_refused(monkeypatch):
-    from pixwizard.cli import app
     from typer.testing import CliRunner
+
+    from pixwizard.cli import app
 
     monkeypatch.delenv("PIXWIZARD_TOKEN", raising=False)
     result = CliRunner().invoke(app, ["mcp", "--transport", "streamable-http", "--host", "0.0.0.0"])

@@ -11,9 +11,8 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from pixwizard.tools import REGISTRY, StoreCap, ToolError, invoke, make_context
+from pixwizard.tools import REGISTRY, StoreCap, ToolError, fsafe, invoke, make_context
 from pixwizard.tools import backend as backend_module
-from pixwizard.tools import fsafe
 
 
 def _files(ctx):
@@ -152,8 +151,9 @@ def test_the_store_cap_prunes_the_oldest_and_keeps_what_a_run_needs(workspace):
 
 
 def test_store_list_and_prune_commands(ctx, workspace):
-    from pixwizard.cli import app
     from typer.testing import CliRunner
+
+    from pixwizard.cli import app
 
     invoke(REGISTRY["depth"], {"image": str(workspace / "in" / "photo.png"), "steps": 2}, ctx)
     runner = CliRunner()
