@@ -182,6 +182,8 @@ def read_confined(
     fd = _open_file(path, roots, outside, shown)
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ToolError(f"{shown} is a folder, not an image")
         if not stat.S_ISREG(info.st_mode):  # a FIFO, device or socket: never read from it
             raise ToolError(f"{shown} is not a regular file")
         if info.st_size > max_bytes:

@@ -58,3 +58,23 @@ TOOL_CALLS = {
 def tool_calls():
     """Extra arguments that make each generating tool's call valid (besides image and steps)."""
     return TOOL_CALLS
+
+
+@pytest.fixture
+def ideal_grounding(monkeypatch):
+    """Ground's real mask decoder fed what a trained model would draw: one white object on black.
+
+    tiny-random draws noise, in which the decoder (rightly) finds nothing; this keeps everything after the
+    model (the decoder, the typed result, the stored masks) real.
+    """
+    from pixwizard.tasks import decoders
+
+    real = decoders.decode_mask
+
+    def decode_an_ideal_answer(output, size, **kwargs):
+        ideal = np.zeros_like(output)
+        h, w = ideal.shape[:2]
+        ideal[h // 6 : h // 2, w // 4 : w * 5 // 8] = 1.0 if ideal.dtype.kind == "f" else 255
+        return real(ideal, size, **kwargs)
+
+    monkeypatch.setattr(decoders, "decode_mask", decode_an_ideal_answer)

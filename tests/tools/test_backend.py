@@ -74,13 +74,15 @@ def test_data_uri_input_and_lineage(ctx, workspace):
         invoke(REGISTRY["depth"], {"image": "data:image/png,abc"}, ctx)
 
 
-def test_ground_mask_feeds_inpaint(ctx, workspace):
-    from pixwizard.tools.store import ImageStore  # noqa: F401
-
+def test_ground_mask_feeds_inpaint(ctx, workspace, ideal_grounding):
     photo = str(workspace / "in" / "photo.png")
-    mask = str(workspace / "in" / "mask.png")
-    out = invoke(REGISTRY["inpaint"], {"image": photo, "mask": mask, "caption": "a window", "steps": 2}, ctx)
-    assert out.changed_fraction == pytest.approx(600 / 4800) and out.similarity_outside == 1.0
+    found = invoke(REGISTRY["ground"], {"image": photo, "referring": "the bright centre", "steps": 2}, ctx)
+    assert found.found and len(found.objects) == 1
+    obj = found.objects[0]
+    out = invoke(
+        REGISTRY["inpaint"], {"image": photo, "mask": obj.mask.id, "caption": "a window", "steps": 2}, ctx
+    )
+    assert out.changed_fraction == pytest.approx(obj.area / 4800) and out.similarity_outside == 1.0
 
 
 def test_broad_allow_dir_needs_the_flag(tmp_path):

@@ -263,20 +263,9 @@ def _png_header(width: int, height: int) -> bytes:
 # -- stored files match the typed results ----------------------------------------------------------
 
 
-def test_ground_masks_in_the_store_match_the_result(ctx, workspace, monkeypatch):
-    from pixwizard.tasks import decoders
+def test_ground_masks_in_the_store_match_the_result(ctx, workspace, ideal_grounding):
     from pixwizard.tasks.decoders import rle_to_mask
 
-    real = decoders.decode_mask
-
-    def decode_an_ideal_answer(output, size, **kwargs):
-        """The real decoder, on what a trained model would draw: a white object on black."""
-        ideal = np.zeros_like(output)
-        h, w = ideal.shape[:2]
-        ideal[h // 6 : h // 2, w // 4 : w * 5 // 8] = 1.0 if ideal.dtype.kind == "f" else 255
-        return real(ideal, size, **kwargs)
-
-    monkeypatch.setattr(decoders, "decode_mask", decode_an_ideal_answer)
     photo = str(workspace / "in" / "photo.png")
     out = invoke(REGISTRY["ground"], {"image": photo, "referring": "it", "steps": 2}, ctx)
     assert out.found and len(out.objects) == 1

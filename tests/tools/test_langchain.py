@@ -74,3 +74,41 @@ def test_tool_errors_come_back_as_error_messages(ctx):
     call = {"name": "depth", "args": {"image": "/etc/hostname"}, "id": "call_x", "type": "tool_call"}
     message = tool.invoke(call)
     assert message.status == "error" and "outside the allowed folders" in message.content
+
+
+def test_every_failure_is_an_error_message_the_model_can_read(ctx, workspace):
+    tools = {t.name: t for t in get_tools(ctx)}
+    photo = str(workspace / "in" / "photo.png")
+    (workspace / "in" / "folder.png").mkdir()
+    calls = {
+        "bad value": ("depth", {"image": photo, "steps": 1}, "invalid steps=1"),
+        "unknown argument": ("depth", {"image": photo, "stepz": 2}, "unknown argument stepz"),
+        "missing argument": ("ground", {"image": photo}, "missing required argument referring"),
+        "bad choice": ("ground", {"image": photo, "referring": "x", "mode": "blob"}, "invalid mode='blob'"),
+        "a folder": ("describe_image", {"image": str(workspace / "in" / "folder.png")}, "is a folder"),
+        "a corrupt file": ("describe_image", {"image": str(workspace / "in" / "mask.png")[:-4]}, "exist"),
+    }
+    for case, (name, args, expected) in calls.items():
+        message = tools[name].invoke({"name": name, "args": args, "id": "call_1", "type": "tool_call"})
+        assert message.status == "error" and expected in message.content, (case, message.content)
+        assert "\n" not in message.content, case
+
+
+def test_results_can_carry_a_preview_for_multimodal_models(ctx, workspace):
+    import base64
+    import io
+
+    from PIL import Image
+
+    tool = get_tools(ctx, names=["depth"], image_content=True, preview_bytes=4000)[0]
+    call = {"name": "depth", "args": {"image": str(workspace / "in" / "photo.png"), "steps": 2}}
+    message = tool.invoke(call | {"id": "call_1", "type": "tool_call"})
+    text, image = message.content
+    assert (
+        text["type"] == "text" and json.loads(text["text"])["image"]["id"] == message.artifact["image"]["id"]
+    )
+    data = base64.b64decode(image["base64"])
+    assert image["type"] == "image" and image["mime_type"] == "image/png" and len(data) <= 4000
+    assert Image.open(io.BytesIO(data)).size[0] <= 80
+    plain = get_tools(ctx, names=["depth"])[0].invoke(call | {"id": "call_2", "type": "tool_call"})
+    assert isinstance(plain.content, str)
