@@ -51,8 +51,26 @@ def make_context(
     read = [check_allowed_dir(d, allow_broad=allow_broad_dir) for d in allow_dirs]
     write = [Path(d).expanduser().resolve() for d in output_dirs]
     access = Access(read_dirs=read, write_dirs=write, any_path=any_path, allow_network=allow_network)
+    for folder in write:
+        _clean_tmp(folder)
     store = ImageStore(store_dir or DEFAULT_STORE, access, limits, store_cap)
     return ToolContext(store=store, backend=Backend(model, device=device, memory=memory))
+
+
+def _clean_tmp(folder: Path) -> None:
+    """Remove stale temporary files of interrupted writes from an output folder (best effort)."""
+    import os
+
+    from .fsafe import clean_stale_tmp
+
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:  # missing (created on first export) or not a plain folder
+        return
+    try:
+        clean_stale_tmp(fd)
+    finally:
+        os.close(fd)
 
 
 __all__ = [

@@ -38,3 +38,53 @@ def ctx(workspace):
         output_dirs=[workspace / "out"],
         device="cpu",
     )
+
+
+class Flipper:
+    """A thread that keeps swapping ``folder`` between a real folder and a symlink to an outside one.
+
+    ``folder.real`` and ``folder.link`` hold the two while they are not in place. ``flips`` counts completed
+    swaps and ends with ``"done"`` when the thread stopped cleanly (a crashed flipper would test nothing).
+    """
+
+    def __init__(self, folder, outside):
+        import os
+        import threading
+
+        self.folder, self.flips = folder, []
+        os.rename(folder, f"{folder}.real")
+        os.symlink(outside, f"{folder}.link")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import os
+        import shutil
+        import time
+
+        while not self._stop.is_set():
+            for source in (f"{self.folder}.real", f"{self.folder}.link"):
+                try:
+                    os.rename(source, self.folder)
+                except OSError:  # something created the folder in the gap (an export): it is inside, clear it
+                    shutil.rmtree(self.folder, ignore_errors=True)
+                    continue
+                time.sleep(0.0005)
+                os.rename(self.folder, source)
+                self.flips.append(source)
+        self.flips.append("done")
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        assert self.flips[-1] == "done" and len(self.flips) > 20, self.flips[-3:]
+
+
+@pytest.fixture
+def flipper():
+    """Make a `Flipper` (the class, to be used as a context manager)."""
+    return Flipper

@@ -298,3 +298,10 @@ def test_status_answers_while_a_large_result_is_prepared(ctx, workspace):
     start = time.perf_counter()
     preview = preview_png(buffer.getvalue(), 256_000)
     assert len(preview) <= 256_000 and time.perf_counter() - start < 10
+
+
+def test_stale_temp_files_in_output_folders_are_removed_too(workspace):
+    stale = workspace / "out" / f"{fsafe.TMP_PREFIX}999999-deadbeef"
+    stale.write_bytes(b"x")
+    make_context(store_dir=workspace / "store", output_dirs=[workspace / "out"])
+    assert not stale.exists()

@@ -1,0 +1,99 @@
+"""The race and hang cases at each surface a client reaches: MCP, LangChain and the CLI."""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+import pytest
+from mcp import Client
+from pixwizard.mcp_server.server import build_server
+from pixwizard.tools.langchain import get_tools
+
+ATTEMPTS = 200
+
+
+@pytest.mark.anyio
+async def test_mcp_read_races(ctx, workspace, flipper):
+    leaks = answered = 0
+    async with Client(build_server(ctx)) as client:
+        with flipper(workspace / "in" / "sub", workspace / "secret"):
+            for _ in range(ATTEMPTS):
+                with anyio.fail_after(20):
+                    result = await client.call_tool(
+                        "describe_image", {"image": str(workspace / "in" / "sub" / "photo.png")}
+                    )
+                answered += 1
+                if not result.is_error:
+                    leaks += result.structured_content["width"] == 33
+    assert answered == ATTEMPTS and leaks == 0
+
+
+@pytest.mark.anyio
+async def test_mcp_write_races(ctx, workspace, flipper):
+    """``output_dir`` swapped for a link to the secret folder while results are exported."""
+    out = workspace / "out" / "sub"
+    out.mkdir()
+    async with Client(build_server(ctx)) as client:
+        with flipper(out, workspace / "secret"):
+            for i in range(ATTEMPTS // 10):  # each call runs the model: fewer calls, each racing its export
+                with anyio.fail_after(60):
+                    await client.call_tool(
+                        "depth",
+                        {
+                            "image": str(workspace / "in" / "photo.png"),
+                            "steps": 2,
+                            "seed": i,
+                            "output_dir": str(out),
+                        },
+                    )
+    assert sorted(os.listdir(workspace / "secret")) == ["photo.png"]
+    from PIL import Image
+
+    stored = ctx.store.put(Image.new("RGB", (8, 8)))
+    again = workspace / "out" / "again"
+    again.mkdir()
+    with flipper(again, workspace / "secret"):
+        for _ in range(ATTEMPTS):  # the export step alone, 200 times
+            try:
+                ctx.store.export(stored, again)
+            except Exception as exc:  # refused, or the name is taken: never outside
+                assert "outside" in str(exc) or "already exists" in str(exc) or "cannot write" in str(exc)
+    assert sorted(os.listdir(workspace / "secret")) == ["photo.png"]
+
+
+def test_langchain_read_races(ctx, workspace, flipper):
+    tool = get_tools(ctx, names=["describe_image"])[0]
+    leaks = 0
+    with flipper(workspace / "in" / "sub", workspace / "secret"):
+        for i in range(ATTEMPTS):
+            message = tool.invoke(
+                {
+                    "name": "describe_image",
+                    "args": {"image": str(workspace / "in" / "sub" / "photo.png")},
+                    "id": f"call_{i}",
+                    "type": "tool_call",
+                }
+            )
+            if message.status == "success":
+                leaks += message.artifact["width"] == 33
+    assert leaks == 0
+
+
+@pytest.mark.anyio
+async def test_fifos_never_hang_a_surface(ctx, workspace):
+    os.mkfifo(workspace / "in" / "pipe.png")
+    fifo = str(workspace / "in" / "pipe.png")
+    async with Client(build_server(ctx)) as client:
+        with anyio.fail_after(20):
+            result = await client.call_tool("depth", {"image": fifo, "steps": 2})
+        assert result.is_error and "not a regular file" in result.content[0].text
+    message = get_tools(ctx, names=["depth"])[0].invoke(
+        {"name": "depth", "args": {"image": fifo, "steps": 2}, "id": "c", "type": "tool_call"}
+    )
+    assert message.status == "error" and "not a regular file" in message.content
+    from pixwizard.cli import app
+    from typer.testing import CliRunner
+
+    cli = CliRunner().invoke(app, ["depth", fifo, "--steps", "2", "--store", str(workspace / "store")])
+    assert cli.exit_code == 1 and "not a regular file" in cli.output
