@@ -92,8 +92,9 @@ async def test_fifos_never_hang_a_surface(ctx, workspace):
         {"name": "depth", "args": {"image": fifo, "steps": 2}, "id": "c", "type": "tool_call"}
     )
     assert message.status == "error" and "not a regular file" in message.content
-    from pixwizard.cli import app
     from typer.testing import CliRunner
+
+    from pixwizard.cli import app
 
     cli = CliRunner().invoke(app, ["depth", fifo, "--steps", "2", "--store", str(workspace / "store")])
     assert cli.exit_code == 1 and "not a regular file" in cli.output
