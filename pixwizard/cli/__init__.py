@@ -13,6 +13,7 @@ from pixwizard import __version__
 from pixwizard.cli import eval as eval_cli
 from pixwizard.cli import mcp as mcp_cli
 from pixwizard.cli import models as models_cli
+from pixwizard.cli import store as store_cli
 from pixwizard.cli import tools as tools_cli
 from pixwizard.cli import train as train_cli
 
@@ -43,5 +44,6 @@ app.command("convert-checkpoint", rich_help_panel="Models")(models_cli.convert_c
 app.command("parity", rich_help_panel="Evaluation")(eval_cli.parity)
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
 app.command("mcp", rich_help_panel="Servers")(mcp_cli.mcp)
+app.add_typer(store_cli.app, name="store", rich_help_panel="Servers")
 app.command("train", rich_help_panel="Training")(train_cli.train)
 tools_cli.register(app)
