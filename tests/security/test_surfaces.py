@@ -98,3 +98,17 @@ async def test_fifos_never_hang_a_surface(ctx, workspace):
 
     cli = CliRunner().invoke(app, ["depth", fifo, "--steps", "2", "--store", str(workspace / "store")])
     assert cli.exit_code == 1 and "not a regular file" in cli.output
+
+
+def test_unknown_arguments_are_refused_on_every_face(ctx, workspace):
+    photo = str(workspace / "in" / "photo.png")
+    message = get_tools(ctx, names=["depth"])[0].invoke(
+        {"name": "depth", "args": {"image": photo, "stepz": 2}, "id": "c", "type": "tool_call"}
+    )
+    assert message.status == "error" and "unknown argument stepz" in message.content
+    from pixwizard.cli import app
+    from typer.testing import CliRunner
+
+    cli = CliRunner().invoke(app, ["depth", photo, "--stepz", "2"])
+    assert cli.exit_code == 2 and "No such option" in cli.output and "--stepz" in cli.output
+    # MCP: tests/security/test_server.py::test_unknown_and_invalid_arguments_are_refused_in_one_line
