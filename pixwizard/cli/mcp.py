@@ -10,14 +10,13 @@ from typing import Annotated
 
 import typer
 
-from pixwizard.cli._options import handle_errors
+from pixwizard.cli._options import Model, chosen_model, handle_errors
 
 EXAMPLES = [
     "pixwizard mcp --model tiny-random --allow-dir ~/Pictures",
     "pixwizard mcp --model ~/models/pixwizard --allow-dir ./in --transport streamable-http --port 8000",
     "PIXWIZARD_TOKEN=secret pixwizard mcp --transport streamable-http --host 0.0.0.0 --allow-dir ./in",
 ]
-DEFAULT_MODEL = "tiny-random"
 
 
 class Transport(str, enum.Enum):
@@ -36,15 +35,7 @@ class Memory(str, enum.Enum):
 
 @handle_errors
 def mcp(
-    model: Annotated[
-        str | None,
-        typer.Option(
-            envvar="PIXWIZARD_MODEL",
-            help="tiny-random, a folder from `pixwizard models fetch` or `pixwizard train`, or a Hub id "
-            "[default: tiny-random].",
-            show_default=False,
-        ),
-    ] = None,
+    model: Model = None,
     allow_dir: Annotated[
         list[Path] | None,
         typer.Option("--allow-dir", help="A folder the tools may read images from (repeat)."),
@@ -89,18 +80,13 @@ def mcp(
             "PIXWIZARD_TOKEN, or bind to 127.0.0.1"
         )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    if model is None:
-        print(
-            f"note: no --model given, serving {DEFAULT_MODEL} (random weights: outputs are noise); "
-            "choose one with --model or PIXWIZARD_MODEL",
-            file=sys.stderr,
-        )
+    model = chosen_model(model)
     cap = StoreCap(
         max_bytes=parse_size(store_max_size) if store_max_size else None,
         max_age_s=parse_age(store_max_age) if store_max_age else None,
     )
     ctx = make_context(
-        model or DEFAULT_MODEL,
+        model,
         store_dir=store,
         allow_dirs=allow_dir or [],
         output_dirs=output_dir or [],

@@ -5,11 +5,14 @@ The released model is four downloads: the PixWizard checkpoint (``Afeng-x/PixWiz
 vision towers) and the SDXL VAE. `resolve_released` finds each in a local folder or the Hugging Face cache
 (downloading only when the Hub is online), and fails at once with every missing piece and the commands
 that fetch it. `fetch_released` converts them into one folder in our ``save_pretrained`` layout, which
-``PixWizardPipeline.from_pretrained(folder)`` and ``--model folder`` load.
+``PixWizardPipeline.from_pretrained(folder)`` and ``--model folder`` load. `write_export` and `load_export`
+are the same for a trained transformer: its weights, and the frozen encoders named by identifier and digest.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,3 +289,124 @@ def fetch_released(
         pipe.save_pretrained(tmp)
     logger.info("wrote %s", out)
     return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Trained exports: the transformer plus the frozen encoders named by identifier and hash
+# ----------------------------------------------------------------------------------------------------
+
+EXPORT_MANIFEST = "pixwizard_export.json"
+EXPORT_FORMAT = "pixwizard-export/1"
+ENCODER_COMPONENTS = (
+    "vae",
+    "text_encoder",
+    "tokenizer",
+    "clip_text_encoder",
+    "clip_tokenizer",
+    "clip_image_encoder",
+)
+
+
+def encoder_digest(pipe) -> str:
+    """``sha256:<hex>`` of a pipeline's frozen parts: Gemma, both CLIP towers, the VAE and both vocabularies.
+
+    Floating-point weights are hashed as bfloat16, so the same encoders give the same digest whether they
+    were loaded in float32 (CPU) or bfloat16 (CUDA), and on any device.
+    """
+    digest = hashlib.sha256()
+    for name in ENCODER_COMPONENTS:
+        component = getattr(pipe, name)
+        digest.update(name.encode())
+        if isinstance(component, torch.nn.Module):
+            for key, tensor in sorted(component.state_dict().items()):
+                tensor = tensor.detach()
+                if tensor.is_floating_point():
+                    tensor = tensor.to(torch.bfloat16).view(torch.int16)
+                digest.update(f"{key}{tuple(tensor.shape)}{tensor.dtype}".encode())
+                digest.update(tensor.cpu().contiguous().numpy().tobytes())
+        else:  # a tokenizer: its vocabulary decides every token id
+            digest.update(json.dumps(sorted(component.get_vocab().items())).encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def encoders_identifier(source: str) -> str:
+    """How an export names its encoders' source: a built-in name or Hub id as is, a folder made absolute."""
+    from pixwizard.pipeline.names import BUILT_IN_MODELS
+
+    local = Path(source).expanduser()
+    return source if source in BUILT_IN_MODELS or not local.exists() else str(local.resolve())
+
+
+def write_export(folder: str | Path, transformer, encoders, *, source: str, resolution: list[int]) -> Path:
+    """Write a trained transformer as a model that loads everywhere one is accepted, atomically.
+
+    The folder holds the transformer (``config.json`` + safetensors, which ``init=pixwizard:DIR`` and
+    `load_transformer` also read) and ``pixwizard_export.json``, which names the frozen encoders by
+    identifier and digest instead of copying them.
+
+    Args:
+        folder: The export folder (replaced if it exists).
+        transformer: The trained `PixWizardTransformer`.
+        encoders: The pipeline whose encoders the run used (its transformer is ignored).
+        source: Where those encoders came from (``tiny-random``, a pipeline folder or a Hub id).
+        resolution: The resolution centres the model was trained at.
+
+    Returns:
+        The folder.
+    """
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "encoders": {"id": encoders_identifier(source), "digest": encoder_digest(encoders)},
+        "resolution": list(resolution),
+        "vae_scale": encoders.config.vae_scale,
+        "vae_shift": encoders.config.vae_shift,
+    }
+    with atomic_folder(folder, overwrite=True) as tmp:
+        transformer.save_pretrained(tmp)
+        (tmp / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return Path(folder)
+
+
+def load_export(cls, folder: Path, *, dtype: torch.dtype | None = None):
+    """A pipeline from an export: its transformer, and the encoders its manifest names (digest checked).
+
+    Args:
+        cls: The pipeline class.
+        folder: The export folder.
+        dtype: Passed on to the loading of the encoders.
+
+    Returns:
+        The pipeline on the CPU (the caller places it).
+
+    Raises:
+        CheckpointError: If the manifest is not ours, or the encoders found differ from the ones trained with.
+    """
+    from pixwizard.model.checkpoint import load_transformer
+
+    manifest = json.loads((folder / EXPORT_MANIFEST).read_text())
+    if manifest.get("format") != EXPORT_FORMAT:
+        raise CheckpointError(f"{folder / EXPORT_MANIFEST} is not a {EXPORT_FORMAT} manifest")
+    transformer = load_transformer(folder)
+    source, expected = manifest["encoders"]["id"], manifest["encoders"]["digest"]
+    extra = {"transformer": transformer} if (Path(source) / "model_index.json").is_file() else {}
+    base = cls.from_pretrained(source, device="cpu", dtype=dtype, **extra)
+    found = encoder_digest(base)
+    if found != expected:
+        raise CheckpointError(
+            f"the encoders at {source!r} are not the ones {folder} was trained with (digest {found[:19]}..., "
+            f"expected {expected[:19]}...); point 'encoders.id' of {folder / EXPORT_MANIFEST} at them"
+        )
+    width = base.text_encoder.config.hidden_size
+    if transformer.config.cap_feat_dim != width:
+        raise CheckpointError(
+            f"{folder}: the transformer expects {transformer.config.cap_feat_dim}-wide text features, "
+            f"the encoders at {source!r} give {width}"
+        )
+    return cls(
+        transformer=transformer,
+        **{name: getattr(base, name) for name in ENCODER_COMPONENTS},
+        resolution=manifest["resolution"],
+        vae_scale=manifest["vae_scale"],
+        vae_shift=manifest["vae_shift"],
+        model_id=str(folder),
+    )

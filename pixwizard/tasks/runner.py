@@ -112,16 +112,25 @@ def run_task(
         "bucket_image": bucket_image,
     }
     if size[0] * size[1] > 2 * bucket[0] * bucket[1]:
-        base["warnings"].append(
-            f"the input ({size[0]}x{size[1]}) has more than twice the pixels the model processed "
-            f"({bucket[0]}x{bucket[1]}): fine detail is lost; crop the region of interest for a sharper "
-            "result"
-        )
+        base["warnings"].append(_size_warning(spec, size, bucket))
     output = dec.as_array(bucket_image)
     reference = dec.as_array(resize_to(prepared.image, bucket))
     preserve = spec.preserve_unchanged if preserve_unchanged is None else preserve_unchanged
     decode = _DECODERS[spec.output]
     return decode(pipe, spec, prepared, output, reference, out.images[0], base, slots, preserve)
+
+
+def _size_warning(spec: TaskSpec, size: tuple[int, int], bucket: tuple[int, int]) -> str:
+    """What it means that the model worked at fewer than half the pixels of the image it was given."""
+    if spec.input is InputKind.BLANK:  # no input: the canvas is only the requested output size
+        return (
+            f"the model drew at {bucket[0]}x{bucket[1]} and the result was enlarged to the requested "
+            f"{size[0]}x{size[1]}; ask for a size nearer the model's resolution for a sharper result"
+        )
+    return (
+        f"the input ({size[0]}x{size[1]}) has more than twice the pixels the model processed "
+        f"({bucket[0]}x{bucket[1]}): fine detail is lost; crop the region of interest for a sharper result"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------

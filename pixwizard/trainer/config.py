@@ -12,6 +12,7 @@ and the command line adds ``key=value`` overrides with dotted keys (``optim.lr=5
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,16 +165,44 @@ def stage1() -> TrainConfig:
 PRESETS = {"debug": debug, "finetune": finetune, "stage1": stage1}
 
 
-def _set(obj: Any, dotted: str, value: Any) -> None:
+def config_keys(obj: Any, prefix: str = "") -> list[str]:
+    """Every settable dotted key of a config (``steps``, ``optim.lr``, ``data.annotations``...)."""
+    keys = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            keys.extend(config_keys(value, f"{prefix}{f.name}."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _unknown_key(root: Any, dotted: str) -> ConfigError:
+    """The one-line error for a key the config lacks: the closest keys by spelling, then by shared words."""
+    keys = config_keys(root)
+    close = difflib.get_close_matches(dotted, keys, n=3, cutoff=0.75)
+    words = set(dotted.rsplit(".", 1)[-1].split("_"))
+    close += [k for k in keys if words & set(k.rsplit(".", 1)[-1].split("_")) and k not in close]
+    if close:
+        return ConfigError(f"unknown config key {dotted!r}; did you mean {' or '.join(close[:3])}?")
+    sections = sorted({k.split(".")[0] + ".*" for k in keys if "." in k})
+    top = [k for k in keys if "." not in k]
+    return ConfigError(f"unknown config key {dotted!r}; the keys are {', '.join(top + sections)}")
+
+
+def _set(obj: Any, dotted: str, value: Any, root: Any = None) -> None:
+    root = obj if root is None else root
     *parents, name = dotted.split(".")
     for part in parents:
+        if not dataclasses.is_dataclass(obj) or part not in {f.name for f in dataclasses.fields(obj)}:
+            raise _unknown_key(root, dotted)
         obj = getattr(obj, part)
     if not dataclasses.is_dataclass(obj) or name not in {f.name for f in dataclasses.fields(obj)}:
-        raise ConfigError(f"unknown config key {dotted!r}")
+        raise _unknown_key(root, dotted)
     current = getattr(obj, name)
     if dataclasses.is_dataclass(current) and isinstance(value, dict):
         for key, sub in value.items():
-            _set(current, key, sub)
+            _set(root, f"{dotted}.{key}", sub, root)
         return
     setattr(obj, name, tuple(value) if isinstance(current, tuple) and isinstance(value, list) else value)
 

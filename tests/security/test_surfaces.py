@@ -112,3 +112,51 @@ def test_unknown_arguments_are_refused_on_every_face(ctx, workspace):
     cli = CliRunner().invoke(app, ["depth", photo, "--stepz", "2"])
     assert cli.exit_code == 2 and "No such option" in cli.output and "--stepz" in cli.output
     # MCP: tests/security/test_server.py::test_unknown_and_invalid_arguments_are_refused_in_one_line
+
+
+def test_cli_output_folder_races(workspace, flipper):
+    """``-o`` opened once without following links: 200 writes while it flips to a link to the secret."""
+    from pixwizard.cli._outputs import OutputFolder, ResultFile
+    from pixwizard.tools import ToolError
+
+    out = workspace / "out" / "sub"
+    out.mkdir()
+    source = ResultFile(workspace / "in" / "photo.png", "")
+    written = 0
+    with flipper(out, workspace / "secret"):
+        for _ in range(ATTEMPTS):
+            try:
+                with OutputFolder(out) as folder:
+                    written += len(folder.write("photo_depth", [source]))
+            except ToolError as exc:
+                assert "symbolic link" in str(exc) or "not a folder" in str(exc) or "cannot" in str(exc)
+    assert sorted(os.listdir(workspace / "secret")) == ["photo.png"] and written > 0
+
+
+def test_the_mcp_command_announces_the_default_model(workspace, monkeypatch):
+    from pixwizard.cli import mcp as mcp_cli
+    from pixwizard.cli._options import default_model_notice
+
+    monkeypatch.delenv("PIXWIZARD_MODEL", raising=False)
+    served = []
+    monkeypatch.setattr("pixwizard.mcp_server.transport.serve_stdio", lambda server: served.append(server))
+    monkeypatch.setattr("anyio.run", lambda fn, *args: fn(*args))
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(
+        mcp_cli_app(mcp_cli), ["--store", str(workspace / "store"), "--allow-dir", str(workspace / "in")]
+    )
+    assert result.exit_code == 0, result.output
+    assert default_model_notice("tiny-random", explicit=False) in result.stderr and served
+    monkeypatch.setenv("PIXWIZARD_MODEL", "tiny-random")
+    quiet = CliRunner().invoke(mcp_cli_app(mcp_cli), ["--store", str(workspace / "store")])
+    assert quiet.exit_code == 0 and "note:" not in quiet.stderr
+    assert served[-1].tctx.backend.model == "tiny-random"
+
+
+def mcp_cli_app(mcp_cli):
+    import typer
+
+    app = typer.Typer()
+    app.command()(mcp_cli.mcp)
+    return app

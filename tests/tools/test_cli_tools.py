@@ -56,9 +56,14 @@ def test_tool_command(workspace, name):
     )
     assert result.exit_code == 0, result.output
     (payload,) = json.loads(result.stdout)
-    if name != "describe_image":
+    if name == "describe_image":  # the fixture's photo, as it is on disk; no model is loaded for it
+        assert (payload["width"], payload["height"], payload["mode"]) == (80, 60, "RGB")
+        assert payload["input"] == photo and payload["lineage"] == [] and payload["written"] == []
+        assert "no model given" not in result.stderr
+    else:
         assert payload["image"]["width"] > 0 and payload["provenance"]["model"] == "tiny-random"
         assert payload["exported_to"].startswith(str(workspace / "out" / name))
+        assert payload["exported_to"] == payload["written"][0]
 
 
 def test_depth_on_two_images_prints_a_json_list(workspace):
@@ -106,11 +111,10 @@ def test_globs_and_plain_output(workspace):
 
 
 def test_bad_input_is_one_line_and_exit_one(workspace):
-    result = runner.invoke(
-        app, ["depth", str(workspace / "in" / "missing.png"), "--store", str(workspace / "s")]
-    )
+    missing = str(workspace / "in" / "missing.png")
+    result = runner.invoke(app, ["depth", missing, "--store", str(workspace / "s"), "--model", "tiny-random"])
     assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {missing}: ")
     bad = runner.invoke(app, ["restore", str(workspace / "in" / "photo.png"), "--problem", "sparkle"])
     assert bad.exit_code == 2  # a usage error from the option's choices
 
