@@ -106,8 +106,9 @@ def test_unknown_arguments_are_refused_on_every_face(ctx, workspace):
         {"name": "depth", "args": {"image": photo, "stepz": 2}, "id": "c", "type": "tool_call"}
     )
     assert message.status == "error" and "unknown argument stepz" in message.content
-    from pixwizard.cli import app
     from typer.testing import CliRunner
+
+    from pixwizard.cli import app
 
     cli = CliRunner().invoke(app, ["depth", photo, "--stepz", "2"])
     assert cli.exit_code == 2 and "No such option" in cli.output and "--stepz" in cli.output
@@ -116,8 +117,9 @@ def test_unknown_arguments_are_refused_on_every_face(ctx, workspace):
 
 def test_cli_output_folder_races(workspace, flipper):
     """``-o`` opened once without following links: 200 writes while it flips to a link to the secret."""
-    from pixwizard.cli._outputs import OutputFolder, ResultFile
     from pixwizard.tools import ToolError
+
+    from pixwizard.cli._outputs import OutputFolder, ResultFile
 
     out = workspace / "out" / "sub"
     out.mkdir()
