@@ -288,16 +288,23 @@ def test_depth_files_in_the_store_match_the_result(ctx, workspace):
     assert np.array_equal(png16.astype(np.int64), np.round(depth * 65535).astype(np.int64))
 
 
-def test_status_answers_while_a_large_result_is_prepared(ctx, workspace):
-    """Covered over MCP in tests/security/test_server.py; here: the preview is bounded in time."""
+def test_a_preview_is_never_encoded_at_full_resolution(monkeypatch):
+    """A 2048² noise image (incompressible): at most two encodes, each within the preview's pixel budget."""
     from pixwizard.tools.preview import preview_png
 
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (2048, 2048, 3), np.uint8))
     buffer = io.BytesIO()
     noise.save(buffer, format="PNG", compress_level=1)
-    start = time.perf_counter()
+    encoded, real_save = [], Image.Image.save
+
+    def recording_save(image, fp, format=None, **params):
+        encoded.append((image.size, params.get("optimize", False)))
+        return real_save(image, fp, format, **params)
+
+    monkeypatch.setattr(Image.Image, "save", recording_save)
     preview = preview_png(buffer.getvalue(), 256_000)
-    assert len(preview) <= 256_000 and time.perf_counter() - start < 10
+    assert len(preview) <= 256_000 and 1 <= len(encoded) <= 2, encoded
+    assert all(w * h <= 256_000 and not optimize for (w, h), optimize in encoded), encoded
 
 
 def test_stale_temp_files_in_output_folders_are_removed_too(workspace):
