@@ -3,9 +3,16 @@
 (a) reference: the authors' loop. Three rows (prompt + image, image only, no image) at every step, the RoPE
     table rebuilt and the tokens re-selected at every step, through the model's official-semantics
     ``forward_with_cfg``; nothing else added.
-(b) ours: the loop ``PixWizardPipeline.__call__`` runs by default, with the parity switches on (deterministic
-    top-k, guidance on channels 0-2, proportional attention): conditions prepared once, the no-image row
-    skipped at image scale 1 (it cancels exactly), RoPE tables cached.
+(b) ours: the loop ``PixWizardPipeline.__call__`` runs, with guidance on channels 0-2 and proportional
+    attention: the no-image row skipped at image scale 1 (it cancels exactly), text and CLIP inputs
+    prepared once, RoPE tables cached.
+
+``--selection`` picks the token selection of both loops. ``gumbel`` (the pipeline's default, the authors'
+sampler): a fresh Gumbel draw at every step; both loops use the same draws (each step's noise for the two
+image rows comes from one seeded generator, as the pipeline draws it per item), so their outputs still
+agree, and ours re-selects the tokens and recomputes the cross-attention keys/values at every step as the
+reference does. ``topk`` (the pipeline's fast option): deterministic, and ours prepares the selection and
+the keys/values once per call.
 
 Encoders are not timed. Prints one JSON line (``--json``) or a table: reference_s, ours_s, speedup,
 max_abs_diff, nfe_* (model calls), rows_* (batch rows per call), per-stage times and peak memory
@@ -26,8 +33,10 @@ import time
 
 import torch
 
+from pixwizard.model import rng
 from pixwizard.model.config import pixwizard_2b_gqa
 from pixwizard.model.layers import rope_table
+from pixwizard.model.token_sampler import TokenSelection, gumbel_noise
 from pixwizard.model.transformer import PixWizardTransformer
 from pixwizard.pipeline.sampling import Guidance, RowConditions, denoise_step, euler, rows_needed, time_grid
 
@@ -54,6 +63,7 @@ CUDA_WORKLOAD = dict(
     model=pixwizard_2b_gqa(), latent=96, clip_tokens=576, text_tokens=32, grid=60, centre=768
 )
 TEXT_SCALE, IMAGE_SCALE = 4.0, 1.0
+GUMBEL_SEED = 1
 
 
 class PeakMemory:
@@ -99,7 +109,7 @@ def make_inputs(workload: dict, device: torch.device, dtype: torch.dtype):
     n, size, text = 1, workload["latent"], workload["text_tokens"]
 
     def rand(*shape):
-        return torch.randn(*shape, generator=g).to(device, dtype)
+        return rng.randn(shape, generator=g, device=device, dtype=dtype)
 
     z = rand(n, 4, size, size).float()
     cond_latent = rand(n, 4, size, size)
@@ -121,12 +131,26 @@ def make_inputs(workload: dict, device: torch.device, dtype: torch.dtype):
     return z, rows
 
 
-def reference_loop(model, z, rows, grid, base_seqlen):
+def reference_gumbel(model, rows: dict, generator: torch.Generator) -> torch.Tensor:
+    """One step's ``(n_layers, 3, N)`` Gumbel noise for the reference's three rows.
+
+    The two image rows are drawn as the pipeline draws an item's (``(rows, n_layers, N)`` from its
+    generator); the no-image row gets none (its CLIP tokens are zeros).
+    """
+    layers, tokens = len(model.layers), rows["input_clip_x"].shape[1]
+    device = rows["input_clip_x"].device
+    draw = gumbel_noise((2, layers, tokens), generator=generator, device=device, dtype=torch.float32)
+    return torch.cat([draw.transpose(0, 1), draw.new_zeros(layers, 1, tokens)], dim=1)
+
+
+def reference_loop(model, z, rows, grid, base_seqlen, selection=TokenSelection.TOPK):
     """The authors' sampler: three rows every step, RoPE rebuilt and tokens re-selected every step."""
     x = z.repeat(3, 1, 1, 1)
+    generator = torch.Generator().manual_seed(GUMBEL_SEED)
     for t0, t1 in zip(grid[:-1], grid[1:], strict=True):
         rope_table.cache_clear()  # the official forward_with_cfg rebuilds the table at every call
         t = torch.full((3,), t0, device=z.device)
+        noise = reference_gumbel(model, rows, generator) if selection is TokenSelection.GUMBEL else None
         v = model.forward_with_cfg(
             x.to(model.dtype),
             t,
@@ -139,13 +163,15 @@ def reference_loop(model, z, rows, grid, base_seqlen):
             image_cfg_scale=IMAGE_SCALE,
             proportional_attn=True,
             base_seqlen=base_seqlen,
+            token_selection=selection,
+            gumbel=noise,
         ).float()
         x = x + (t1 - t0) * v
     return x[:1]
 
 
-def ours_loop(model, z, rows, grid, base_seqlen, stages):
-    """The pipeline's default loop: rows prepared once, exact row skipping, cached RoPE tables."""
+def ours_loop(model, z, rows, grid, base_seqlen, stages, selection=TokenSelection.TOPK):
+    """The pipeline's loop: exact row skipping, cached RoPE tables, top-k selection prepared once."""
     start = time.perf_counter()
     n_rows = rows_needed(TEXT_SCALE, IMAGE_SCALE)
     conds = RowConditions(
@@ -156,8 +182,11 @@ def ours_loop(model, z, rows, grid, base_seqlen, stages):
         rows["cap_mask"][:n_rows],
         rows["cap_pooled_feats"][:n_rows],
         torch.tensor([False, False, True][:n_rows], device=z.device),
+        selection,
+        [torch.Generator().manual_seed(GUMBEL_SEED)],
     )
-    conds.prepared(model)
+    if selection is TokenSelection.TOPK:
+        conds.prepared(model)  # the per-call preparation; in Gumbel mode it is redone at every step
     guidance = Guidance(TEXT_SCALE, IMAGE_SCALE, 3, True, base_seqlen)
     _sync(z.device)
     stages["prepare_s"] = time.perf_counter() - start
@@ -171,8 +200,15 @@ def _sync(device: torch.device) -> None:
 
 
 def run(
-    device_name: str, repeats: int, threads: int, latent: int | None = None, steps: int | None = None
+    device_name: str,
+    repeats: int,
+    threads: int,
+    latent: int | None = None,
+    steps: int | None = None,
+    selection: str = "gumbel",
 ) -> dict:
+    """Time both loops ``repeats`` times and report medians; see the module docstring for the fields."""
+    selection = TokenSelection(selection)
     torch.set_num_threads(threads)
     device = torch.device(device_name)
     workload = dict(CUDA_WORKLOAD if device.type == "cuda" else CPU_WORKLOAD)
@@ -196,9 +232,9 @@ def run(
         with PeakMemory(device) as mem:
             start = time.perf_counter()
             if name == "reference":
-                outputs[name] = reference_loop(model, z, rows, grid, base)
+                outputs[name] = reference_loop(model, z, rows, grid, base, selection)
             else:
-                outputs[name], outputs["rows"] = ours_loop(model, z, rows, grid, base, stages)
+                outputs[name], outputs["rows"] = ours_loop(model, z, rows, grid, base, stages, selection)
             _sync(device)
             times[name].append(time.perf_counter() - start)
         peaks[name] = max(peaks.get(name, 0), mem.peak)
@@ -216,6 +252,7 @@ def run(
         "threads": threads,
         "dtype": str(dtype).removeprefix("torch."),
         "latent": workload["latent"],
+        "selection": selection.value,
         "reference_s": round(reference_s, 4),
         "ours_s": round(ours_s, 4),
         "speedup": round(reference_s / ours_s, 3),
@@ -244,8 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--latent", type=int, help="override the latent side (smoke tests)")
     parser.add_argument("--steps", type=int, help="override the number of grid points (smoke tests)")
+    parser.add_argument(
+        "--selection",
+        choices=[mode.value for mode in TokenSelection],
+        default=TokenSelection.GUMBEL.value,
+        help="token selection of both loops: gumbel (the pipeline's default, the authors') or topk",
+    )
     args = parser.parse_args(argv)
-    result = run(args.device, args.repeats, args.threads, args.latent, args.steps)
+    result = run(args.device, args.repeats, args.threads, args.latent, args.steps, args.selection)
     if args.json:
         print(json.dumps(result))
     else:

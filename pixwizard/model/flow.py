@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from pixwizard.model import rng
+
 
 @dataclass
 class PathSample:
@@ -45,8 +47,8 @@ def sample_time(kind: TimeSampler | str, generator: torch.Generator, shift: floa
     """
     kind = TimeSampler(kind)
     if kind is TimeSampler.LOGIT_NORMAL:
-        return 1.0 / (1.0 + math.exp(-float(torch.randn((), generator=generator))))
-    u = float(torch.rand((), generator=generator))
+        return 1.0 / (1.0 + math.exp(-float(rng.randn((), generator=generator))))
+    u = float(rng.rand((), generator=generator))
     if kind is TimeSampler.SHIFTED:
         return u / (u + shift - shift * u)
     return u

@@ -3,11 +3,12 @@
 Each block projects the ``N`` CLIP tokens to width ``D``, scores them with a small MLP that sees the task
 embedding and a global summary, and keeps ``K`` of them in raster order. Two selection modes:
 
-- ``TokenSelection.TOPK``: the ``K`` highest scores, deterministic; the inference default, and what the
-  parity fixtures were made with.
+- ``TokenSelection.TOPK``: the ``K`` highest scores, deterministic; the model's default (what the parity
+  fixtures were made with) and the pipeline's fast option.
 - ``TokenSelection.GUMBEL``: the authors' multi-hot Gumbel-softmax (temperature 5, hard, straight-through):
   top-``K`` of ``scores + g`` with ``g = −log(E)``, ``E ~ Exp(1)`` fresh for every call, and gradients that
   flow to the scorer through the soft weights. The temperature changes gradients only, never the choice.
+  What the authors sample and train with, and the pipeline's and the trainer's default.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import enum
 
 import torch
 from torch import Tensor, nn
+
+from pixwizard.model import rng
 
 GUMBEL_TAU = 5.0
 
@@ -56,14 +59,14 @@ def gumbel_noise(
 
     Args:
         shape: Output shape.
-        generator: Source of randomness (None: the global generator of ``device``).
+        generator: Source of randomness, on any device (None: the global generator of ``device``).
         device: Device of the noise.
         dtype: Dtype of the noise (the logits' dtype, as the authors draw it).
 
     Returns:
         The noise tensor.
     """
-    exp = torch.empty(shape, device=device, dtype=torch.float32).exponential_(generator=generator)
+    exp = rng.exponential(shape, generator=generator, device=device)  # float32
     return (-exp.log()).to(dtype)
 
 

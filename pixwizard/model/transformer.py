@@ -28,6 +28,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from pixwizard.errors import ConfigError
+from pixwizard.model import rng
 from pixwizard.model.blocks import Conditions, CrossKV, FinalLayer, PixWizardBlock
 from pixwizard.model.guidance import OFFICIAL_GUIDED_CHANNELS, guide
 from pixwizard.model.layers import RMSNorm, TimestepEmbedder, check_shape, ffn_hidden_dim, rope_table
@@ -207,7 +208,7 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         """
         generator = torch.Generator().manual_seed(seed)
         for param in self.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator) * std)
+            param.copy_(rng.randn(param.shape, generator=generator) * std)  # drawn on the CPU, copied
         for module in self.modules():
             if isinstance(module, (RMSNorm, nn.LayerNorm)) and module.weight is not None:
                 module.weight.add_(1.0)

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pixwizard.model import rng
+
 GEMMA_MAX_TOKENS = 256
 GEMMA_PAD_MULTIPLE = 8
 CLIP_TEXT_TOKENS = 77
@@ -154,7 +156,7 @@ class VaeCodec:
 
     def sample(self, mean: Tensor, std: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """A scaled latent ``(mean + std·ε − shift)·scale``, with ε drawn as diffusers' posterior draws it."""
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        noise = rng.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         return (mean + std * noise - self.shift) * self.scale
 
     @torch.no_grad()

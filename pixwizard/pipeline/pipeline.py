@@ -2,10 +2,13 @@
 
 It runs the released model as the authors' sampler does (Euler on a 60-point grid, text scale 4, image
 scale 1, guidance on latent channels 0-2, proportional attention with base ``(centre/16)²``, the no-image
-row conditioned on the starting noise, a Lanczos resize to the aspect-ratio bucket), and is faster by
-doing only exact savings by default: the no-image row is skipped when ``image_guidance_scale == 1``, token
-selection is a deterministic top-k, per-call work (text encoding, CLIP tokens, token selection, the
-cross-attention keys/values of every block) is done once, and each item gets its own bucket.
+row conditioned on the starting noise, a fresh Gumbel-perturbed token selection at every step, a Lanczos
+resize to the aspect-ratio bucket), and is faster by doing only exact savings by default: the no-image row
+is skipped when ``image_guidance_scale == 1``, the text encodings and CLIP tokens are computed once per
+call, and each item gets its own bucket. Every random draw of an item (starting noise, VAE sample, Gumbel
+noise) comes from that item's generator, so a seed reproduces an image whatever its batch-mates.
+``token_selection="topk"`` is the deterministic fast option: the selection and every block's
+cross-attention keys/values are then computed once per call.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from PIL import Image
 from torch import Tensor
 
 from pixwizard.errors import PixWizardError
+from pixwizard.model import rng
 from pixwizard.model.token_sampler import TokenSelection
 from pixwizard.model.transformer import PixWizardTransformer
 from pixwizard.pipeline.buckets import choose_bucket
@@ -50,9 +54,9 @@ TIME_AWARE_WATERSHED = 0.3  # the authors' default switch time for RoPE extrapol
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` → cuda, then mps, then cpu; anything else as given."""
+    """``auto`` → cuda, then mps, then cpu; anything else as given, refused in words if it is not here."""
     if str(device) != "auto":
-        return torch.device(device)
+        return _available(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -60,17 +64,39 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def _available(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device, or a one-line `PixWizardError` saying why it cannot be used here."""
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise PixWizardError(f"unknown device {str(device)!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        why = "no CUDA GPU is visible" if torch.version.cuda else "this PyTorch build has no CUDA support"
+        raise PixWizardError(f"device {str(device)!r} was asked for, but {why}; use device auto or cpu")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise PixWizardError(f"device {str(device)!r} was asked for, but {count} CUDA GPU(s) are visible")
+    if resolved.type == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise PixWizardError(f"device {str(device)!r} was asked for, but MPS is not available here; use cpu")
+    return resolved
+
+
 def _snapshot(repo_id: str) -> Path:
     """A Hub repository in our layout, from the cache (offline) or downloaded."""
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    from pixwizard.pipeline.names import BUILT_IN_MODELS, FETCH_HINT
 
     try:
         return Path(snapshot_download(repo_id, local_files_only=bool(constants.HF_HUB_OFFLINE)))
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         raise PixWizardError(
             f"{repo_id!r} is not a folder, not in the Hugging Face cache, and the Hub is offline; "
-            f"download it on a connected machine with `hf download {repo_id} --local-dir DIR` and pass DIR"
+            f"download it on a connected machine with `hf download {repo_id} --local-dir DIR` and pass DIR "
+            f"(built-in models: {', '.join(BUILT_IN_MODELS)}; {FETCH_HINT})"
         ) from exc
 
 
@@ -227,22 +253,33 @@ class PixWizardPipeline(DiffusionPipeline):
             MissingWeightsError: If pieces of the model are missing; the message says how to get them.
         """
         from pixwizard.model.checkpoint import is_official_folder
+        from pixwizard.pipeline.names import check_model_name
         from pixwizard.pipeline.tiny import TINY_MODEL_ID, tiny_random
-        from pixwizard.pipeline.weights import RELEASED_REPO, load_released_components, resolve_released
+        from pixwizard.pipeline.weights import (
+            EXPORT_MANIFEST,
+            RELEASED_REPO,
+            load_export,
+            load_released_components,
+            resolve_released,
+        )
 
         source = str(pretrained_model_name_or_path)
         local = Path(source).expanduser()
+        check_model_name(pretrained_model_name_or_path)  # a missing folder or a typo fails here, at once
         if source == TINY_MODEL_ID:
             pipe = tiny_random()
         elif (local / "model_index.json").is_file():
             pipe = super().from_pretrained(local, **kwargs)
+        elif (local / EXPORT_MANIFEST).is_file():  # a `pixwizard train` export
+            pipe = load_export(cls, local, dtype=dtype)
         elif source == RELEASED_REPO or is_official_folder(local):
             folders = resolve_released(source, gemma, clip, vae, ema=ema)
             pipe = cls(**load_released_components(folders, ema=ema), resolution=[768], model_id=source)
         elif local.exists():
             raise PixWizardError(
-                f"{local} is neither a pipeline folder (model_index.json) nor the authors' checkpoint "
-                "(consolidated*.pth); make one with `pixwizard models fetch --dir DIR`"
+                f"{local} is neither a pipeline folder (model_index.json), a training export "
+                f"({EXPORT_MANIFEST}) nor the authors' checkpoint (consolidated*.pth); make one with "
+                "`pixwizard models fetch --dir DIR` (a transformer alone loads with load_transformer)"
             )
         else:
             pipe = super().from_pretrained(_snapshot(source), **kwargs)
@@ -392,7 +429,7 @@ class PixWizardPipeline(DiffusionPipeline):
         resolution: int | Sequence[int] | None = None,
         canvas_size: tuple[int, int] | None = None,
         generator: torch.Generator | Sequence[torch.Generator] | None = None,
-        token_selection: TokenSelection | str = TokenSelection.TOPK,
+        token_selection: TokenSelection | str = TokenSelection.GUMBEL,
         vae_sample: bool = True,
         skip_exact_rows: bool = True,
         proportional_attn: bool = True,
@@ -415,8 +452,12 @@ class PixWizardPipeline(DiffusionPipeline):
             time_shift: Time shift ``s`` of the grid (1: uniform).
             resolution: Resolution centres to bucket into (default: the pipeline's).
             canvas_size: ``(w, h)`` of blank canvases for items without an image.
-            generator: One generator, or one per item (noise and VAE sampling draw from it).
-            token_selection: ``topk`` (deterministic, default) or ``gumbel`` (the authors' stochastic mode).
+            generator: One generator, or one per item, on any device: each item's starting noise, VAE
+                sample and Gumbel noise are drawn from its own, so with one generator per item an item's
+                result does not depend on its batch-mates.
+            token_selection: ``gumbel`` (the default, the authors' sampler: fresh Gumbel-perturbed
+                selection at every step) or ``topk`` (deterministic and faster: the selection and the
+                cross-attention keys/values are computed once per call; not the authors' result).
             vae_sample: Encode the input by sampling the VAE posterior (the authors) or take its mean.
             skip_exact_rows: Skip guidance rows that cancel exactly; False runs the authors' three rows.
             proportional_attn: Proportional attention with base ``(centre/16)²`` (the authors: on).
@@ -527,12 +568,15 @@ class PixWizardPipeline(DiffusionPipeline):
         # 3a. Starting noise first, then the VAE sample, per item generator (the authors' order)
         noise = torch.stack(
             [
-                torch.randn(
-                    (channels, height // 8, width // 8), generator=item.generator, dtype=torch.float32
+                rng.randn(
+                    (channels, height // 8, width // 8),
+                    generator=item.generator,
+                    device=plan.device,
+                    dtype=torch.float32,
                 )
                 for item in group
             ]
-        ).to(plan.device)
+        )
         pixels = torch.stack([pil_to_tensor(resize_to(item.image, bucket)) for item in group]).to(plan.device)
         cond_latents = torch.cat(
             [
@@ -578,9 +622,9 @@ class PixWizardPipeline(DiffusionPipeline):
         latents = torch.cat([cond_latents, cond_latents, noise][:rows])
         clip = torch.cat([clip_tokens, clip_tokens, torch.zeros_like(clip_tokens)][:rows])
         no_image = torch.tensor([False] * (2 * n) + [True] * n)[: rows * n]
-        generator = group[0].generator if selection is TokenSelection.GUMBEL else None
+        generators = [item.generator for item in group]
         return RowConditions(
-            rows, latents, clip, feats, mask, pooled_rows, no_image.to(latents.device), selection, generator
+            rows, latents, clip, feats, mask, pooled_rows, no_image.to(latents.device), selection, generators
         )
 
     def _postprocess(self, items, results, output_type, resize_to_input) -> PixWizardPipelineOutput:

@@ -9,15 +9,16 @@ in a diffusers flow-match scheduler (which counts time the other way: ``sigma = 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
+from einops import rearrange
 from torch import Tensor
 
 from pixwizard.model.guidance import OFFICIAL_GUIDED_CHANNELS, guide
-from pixwizard.model.token_sampler import TokenSelection
+from pixwizard.model.token_sampler import TokenSelection, gumbel_noise
 from pixwizard.model.transformer import Conditions, PixWizardTransformer
 
 VelocityFn = Callable[[Tensor, float], Tensor]
@@ -160,7 +161,11 @@ class RowConditions:
         cap_pooled_feats: ``(rows·n, Ccls)`` pooled CLIP text.
         no_image: ``(rows·n,)`` no-image flags.
         token_selection: ``topk`` (prepared once) or ``gumbel`` (fresh noise at every step).
-        generator: Source of the Gumbel noise.
+        generators: One source of Gumbel noise per item, in item order, on any device (None: the global
+            generator). Each item draws its own image rows' noise ``(rows with an image, n_layers, N)``
+            at every step, so its selections do not depend on its batch-mates or on whether the
+            no-image row is run; the no-image row gets none (its CLIP tokens are zeros, so which of
+            them it keeps changes nothing, and the authors draw none for it either).
     """
 
     rows: int
@@ -171,13 +176,14 @@ class RowConditions:
     cap_pooled_feats: Tensor
     no_image: Tensor
     token_selection: TokenSelection = TokenSelection.TOPK
-    generator: torch.Generator | None = None
+    generators: Sequence[torch.Generator | None] | None = None
     _prepared: Conditions | None = field(default=None, repr=False)
 
     def prepared(self, model: PixWizardTransformer) -> Conditions:
         """The model's `Conditions`: computed once in top-k mode, afresh in Gumbel mode."""
         if self._prepared is not None:
             return self._prepared
+        gumbel = TokenSelection(self.token_selection) is TokenSelection.GUMBEL
         conditions = model.prepare_conditions(
             self.input_clip_x,
             self.cap_feats,
@@ -185,11 +191,31 @@ class RowConditions:
             self.cap_pooled_feats,
             no_image=self.no_image,
             token_selection=self.token_selection,
-            generator=self.generator,
+            gumbel=self.gumbel_noise(len(model.layers)) if gumbel else None,
         )
-        if TokenSelection(self.token_selection) is TokenSelection.TOPK:
+        if not gumbel:
             self._prepared = conditions
         return conditions
+
+    def gumbel_noise(self, n_layers: int) -> Tensor:
+        """Fresh ``(n_layers, rows·n, N)`` Gumbel noise, each item's from its own generator (float32)."""
+        n = self.input_x.shape[0] // self.rows
+        tokens = self.input_clip_x.shape[1]
+        image_rows = min(self.rows, 2)  # rows [cond; image-only] have an image, row 2 does not
+        generators = list(self.generators) if self.generators is not None else [None] * n
+        if len(generators) != n:
+            raise ValueError(f"{len(generators)} generators for {n} items")
+        device = self.input_clip_x.device
+        draws = torch.stack(
+            [
+                gumbel_noise((image_rows, n_layers, tokens), generator=g, device=device, dtype=torch.float32)
+                for g in generators
+            ]
+        )  # (n, image rows, n_layers, N)
+        noise = rearrange(draws, "n r l k -> l (r n) k")
+        if self.rows > image_rows:
+            noise = torch.cat([noise, noise.new_zeros(n_layers, (self.rows - image_rows) * n, tokens)], 1)
+        return noise
 
 
 def denoise_step(

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
+from pixwizard.model import rng
+
 
 @dataclass(frozen=True)
 class Dropout:
@@ -31,7 +33,7 @@ def draw_dropout(generator: torch.Generator, p_text: float, p_image: float, p_bo
         raise ValueError(
             f"dropout rates must be non-negative and sum to at most 1, got {p_text}, {p_image}, {p_both}"
         )
-    u = float(torch.rand((), generator=generator))
+    u = float(rng.rand((), generator=generator))
     if u < p_text:
         return Dropout(text=True, image=False)
     if u < p_text + p_image:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixwizard.model import rng
 from pixwizard.pipeline.buckets import choose_bucket
 
 logger = logging.getLogger(__name__)
@@ -158,8 +159,8 @@ def load_pair(
     bw, bh = bucket
     scale = max(bw / target.width, bh / target.height)
     size = (max(bw, round(target.width * scale)), max(bh, round(target.height * scale)))
-    x = int(torch.randint(0, size[0] - bw + 1, (), generator=generator))
-    y = int(torch.randint(0, size[1] - bh + 1, (), generator=generator))
+    x = int(rng.randint(0, size[0] - bw + 1, generator=generator))
+    y = int(rng.randint(0, size[1] - bh + 1, generator=generator))
     if center:  # the offsets are still drawn, so the rest of the item's draws do not move
         x, y = (size[0] - bw) // 2, (size[1] - bh) // 2
     box = (x, y, x + bw, y + bh)

@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
+from pixwizard.model import rng
 from pixwizard.model.config import PRESETS
 from pixwizard.model.flow import flow_loss, sample_path, sample_time
 from pixwizard.model.token_sampler import gumbel_noise
@@ -96,7 +97,10 @@ class Trainer:
             items if items is not None else self._read_items(), config.data.skip_bad
         )
         if len(self.items) < config.global_batch:
-            raise ValueError(f"{len(self.items)} items cannot fill a global batch of {config.global_batch}")
+            fits = len(self.items) // self.world * self.world
+            fix = f"add items or pass global_batch={fits}" if fits else f"give at least {self.world} items"
+            count, batch = len(self.items), config.global_batch
+            raise ValueError(f"{count} items cannot fill a global batch of {batch}: {fix}")
         self.buckets = [data_lib.item_bucket(item, config.data.centres) for item in self.items]
         self._epoch, self._batches = None, []
         self.batches_per_epoch = len(
@@ -175,16 +179,16 @@ class Trainer:
         source, target = data_lib.load_pair(item, self.buckets[index], g, center=center)
         prompt = item.prompt
         if isinstance(prompt, tuple):
-            prompt = prompt[int(torch.randint(0, len(prompt), (), generator=g))]
+            prompt = prompt[int(rng.randint(0, len(prompt), generator=g))]
         dropout = draw_dropout(g, config.p_text, config.p_image, config.p_both)
         t = sample_time(config.time_sampler, g, config.time_shift) if t is None else t
         codec = self.encoders.codec
         mean, std, clip = self._image_features(index, source, target)
         shape = (self.model.config.in_channels, *mean.shape[-2:])
-        noise = torch.randn(shape, generator=g)
+        noise = rng.randn(shape, generator=g)
         data = codec.sample(mean[0], std[0], g).float()
         cond_latent = codec.sample(mean[1], std[1], g).float()
-        cond_noise = torch.randn(shape, generator=g)
+        cond_noise = rng.randn(shape, generator=g)
         gumbel = None
         if config.token_selection == "gumbel":
             gumbel = gumbel_noise(
@@ -444,14 +448,22 @@ class Trainer:
         return True
 
     def export(self, folder: str | Path, ema: bool = True) -> Path:
-        """The (EMA) weights in the pipeline's transformer format (config.json + safetensors)."""
+        """The (EMA) weights as a model: ``from_pretrained(folder)`` and ``--model folder`` load it.
+
+        The transformer is saved as config.json + safetensors (also what ``init=pixwizard:DIR`` reads); the
+        frozen encoders are named by identifier and digest (`pixwizard.pipeline.weights.write_export`).
+        """
+        from pixwizard.pipeline.weights import write_export
+
         state = self.state_dict()
         folder = Path(folder)
         if self.rank == 0:
             weights = state["ema"] if ema else state["model"]
             model = build_model(self.config)
             model.load_state_dict(weights, strict=True)
-            model.save_pretrained(folder)
+            write_export(
+                folder, model, self.encoders, source=self.config.encoders, resolution=self.config.data.centres
+            )
         return folder
 
     # -- the run ----------------------------------------------------------------------------------------
