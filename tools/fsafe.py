@@ -134,26 +134,31 @@ def _walk(
 def _open_dir(walk: _Walk, name: str, roots, outside: Outside, *, create: bool) -> int | str:
     """Open one directory component under the walk; a symlink's target is returned as a string."""
     parent = walk.fds[-1]
-    try:
-        return os.open(name, _DIR_FLAGS, dir_fd=parent)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+    for _ in range(3):  # a link swapped back for a folder between the two calls: open it again
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            error = exc
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                break
             try:
                 return os.readlink(name, dir_fd=parent)
-            except OSError:
-                pass
-        inside = _inside([*walk.names, name], roots)
-        if exc.errno == errno.ENOENT and create and inside:
-            try:
-                os.mkdir(name, 0o777, dir_fd=parent)
-            except FileExistsError:
-                pass
-            return _open_dir(walk, name, roots, outside, create=False)
-        if not _inside(walk.names, roots):
-            raise outside from None
-        if exc.errno == errno.ENOENT:
-            raise Missing(f"{'/' + '/'.join([*walk.names, name])} does not exist") from None
-        raise ToolError(f"{'/' + '/'.join([*walk.names, name])} is not a folder") from None
+            except OSError as link_error:
+                if link_error.errno != errno.EINVAL:  # EINVAL: not a link (any more)
+                    break
+    exc = error
+    inside = _inside([*walk.names, name], roots)
+    if exc.errno == errno.ENOENT and create and inside:
+        try:
+            os.mkdir(name, 0o777, dir_fd=parent)
+        except FileExistsError:
+            pass
+        return _open_dir(walk, name, roots, outside, create=False)
+    if not _inside(walk.names, roots):
+        raise outside from None
+    if exc.errno == errno.ENOENT:
+        raise Missing(f"{'/' + '/'.join([*walk.names, name])} does not exist") from None
+    raise ToolError(f"{'/' + '/'.join([*walk.names, name])} is not a folder") from None
 
 
 def read_confined(
