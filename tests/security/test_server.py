@@ -100,6 +100,7 @@ async def test_status_answers_while_a_2048_result_is_being_prepared(ctx):
                 await watcher.read_resource("pixwizard://status")
                 probes.append(time.perf_counter() - due)
                 due += 0.3
+    print(f"status probes (s from due): {[round(p, 3) for p in probes]}")
     assert len(probes) >= 5 and statistics.median(probes) <= 1.0 and max(probes) < 3.0, probes
 
 
@@ -147,6 +148,8 @@ async def test_six_concurrent_hostile_inputs_stay_within_500_mb(ctx, workspace):
         stop.set()
         sampler.join()
         after = _rss()
+    rise, kept = (peak[0] - idle) / 2**20, (after - idle) / 2**20
+    print(f"memory MiB: idle {idle / 2**20:.0f}, peak +{rise:.0f}, after +{kept:.0f}")
     assert answers["bomb.ico"].is_error and "supported format" in answers["bomb.ico"].content[0].text
     assert answers["huge.png"].is_error and "400 MP" in answers["huge.png"].content[0].text
     assert answers["pipe.png"].is_error and "not a regular file" in answers["pipe.png"].content[0].text
