@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,22 +25,27 @@ def models() -> None:
     """Get model weights."""
 
 
-_DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
+class Dtype(str, enum.Enum):
+    """Stored dtypes (Typer shows and checks the choices)."""
+
+    bf16 = "bf16"
+    fp32 = "fp32"
 
 
-def _dtype(name: str):
+_DTYPES = {Dtype.bf16: "bfloat16", Dtype.fp32: "float32"}
+
+
+def _dtype(name: Dtype):
     import torch
 
-    if name not in _DTYPES:
-        raise ValueError(f"--dtype must be bf16 or fp32, got {name!r}")
-    return getattr(torch, _DTYPES[name])
+    return getattr(torch, _DTYPES[Dtype(name)])
 
 
 @handle_errors
 def convert_checkpoint(
     official_dir: Annotated[Path, typer.Argument(help="Folder with consolidated*.pth and model_args.pth.")],
     out_dir: Annotated[Path, typer.Argument(help="Output folder (config.json + safetensors).")],
-    dtype: Annotated[str, typer.Option(help="Stored dtype: bf16 or fp32.")] = "bf16",
+    dtype: Annotated[Dtype, typer.Option(help="Stored dtype.")] = Dtype.bf16,
     ema: Annotated[
         bool, typer.Option("--ema/--no-ema", help="Convert the EMA weights (the authors sample with them).")
     ] = True,
@@ -64,9 +70,7 @@ def fetch(
     ema: Annotated[
         bool, typer.Option("--ema/--no-ema", help="Use the EMA weights (the authors sample with them).")
     ] = True,
-    dtype: Annotated[
-        str, typer.Option(help="Stored dtype of the transformer and Gemma: bf16 or fp32.")
-    ] = "bf16",
+    dtype: Annotated[Dtype, typer.Option(help="Stored dtype of the transformer and Gemma.")] = Dtype.bf16,
     checkpoint: Location = None,
     gemma: Location = None,
     clip: Location = None,

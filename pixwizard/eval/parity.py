@@ -69,10 +69,12 @@ class ParityReport:
     @property
     def summary(self) -> str:
         """The final line of the report."""
-        return (
-            f"parity: {self.cases_passed}/{self.cases_total} cases within {TOLERANCE:.0e}, "
+        manifests = (
             f"manifests {self.manifests_passed}/{self.manifests_total}"
+            if self.manifests_total
+            else "no shape manifests in this folder"
         )
+        return f"parity: {self.cases_passed}/{self.cases_total} cases within {TOLERANCE:.0e}, {manifests}"
 
 
 def max_relative_error(ours: Tensor, ref: Tensor) -> float:

@@ -171,4 +171,6 @@ def test_cli_convert_checkpoint(tmp_path):
     assert again.exit_code == 1
     assert "already exists" in again.stderr and "Traceback" not in again.output
     bad = runner.invoke(app, ["convert-checkpoint", str(folder), str(tmp_path / "x"), "--dtype", "fp8"])
-    assert bad.exit_code == 1 and "--dtype must be bf16 or fp32" in bad.stderr
+    assert bad.exit_code == 2 and "fp8" in bad.output and "bf16" in bad.output and "fp32" in bad.output
+    shown = runner.invoke(app, ["convert-checkpoint", "--help"], env={"COLUMNS": "200"})
+    assert "bf16" in shown.output and "fp32" in shown.output  # the choices are in the help
