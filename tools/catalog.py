@@ -131,7 +131,7 @@ def _run(
             result, queued, ran = ctx.backend.generate(work, progress, cancel, total=steps - 1)
         except ValueError as exc:  # bad slots, sizes or modes, refused by the task layer
             raise ToolError(str(exc)) from None
-        parents = [ctx.store.adopt(x) for x in ([loaded] if loaded is not None else [])]
+        parents = [ctx.store.adopt(loaded)] if loaded is not None else []
         provenance = Provenance(
             model=ctx.backend.model,
             task=task,

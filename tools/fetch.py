@@ -168,4 +168,3 @@ def _read_body(conn, response, deadline: float, max_bytes: int, url: str, timeou
         if total > max_bytes:
             raise ToolError(f"{url} is larger than the {max_bytes / 2**20:.0f} MiB limit")
         chunks.append(chunk)
-        _remaining(deadline, url, timeout_s)

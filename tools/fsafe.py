@@ -374,8 +374,9 @@ def read_own(dir_fd: int, name: str, max_bytes: int | None = None) -> tuple[byte
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
             raise FileNotFoundError(name)
-        limit = max_bytes if max_bytes is not None else info.st_size
-        return _read_fd(fd, max(limit, info.st_size), 60.0, name), info
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise FileNotFoundError(name)  # none of the store's own files of this kind is that large
+        return _read_fd(fd, info.st_size, 60.0, name), info
     finally:
         os.close(fd)
 

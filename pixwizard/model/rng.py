@@ -35,6 +35,14 @@ def _move(x: Tensor, device: torch.device | str | None, dtype: torch.dtype | Non
     return x.to(device=x.device if device is None else device, dtype=dtype or x.dtype)
 
 
+def _float_draw(fn, shape: Shape, generator, device, dtype) -> Tensor:
+    """``fn`` (``torch.randn`` or ``torch.rand``) drawn on the generator's device, then moved and cast."""
+    draw = fn(
+        tuple(shape), generator=generator, device=_draw_device(generator, device), dtype=_draw_dtype(dtype)
+    )
+    return _move(draw, device, dtype)
+
+
 def randn(
     shape: Shape,
     *,
@@ -53,13 +61,7 @@ def randn(
     Returns:
         The samples.
     """
-    draw = torch.randn(
-        tuple(shape),
-        generator=generator,
-        device=_draw_device(generator, device),
-        dtype=_draw_dtype(dtype),
-    )
-    return _move(draw, device, dtype)
+    return _float_draw(torch.randn, shape, generator, device, dtype)
 
 
 def rand(
@@ -74,13 +76,7 @@ def rand(
     Returns:
         The samples.
     """
-    draw = torch.rand(
-        tuple(shape),
-        generator=generator,
-        device=_draw_device(generator, device),
-        dtype=_draw_dtype(dtype),
-    )
-    return _move(draw, device, dtype)
+    return _float_draw(torch.rand, shape, generator, device, dtype)
 
 
 def exponential(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 
@@ -125,41 +124,17 @@ def test_links_inside_the_allowed_folder_may_not_leave_it(ctx, workspace):
             _describe(ctx, f"{workspace}/in/{name}")
 
 
-def test_read_race_stress_loop(ctx, workspace):
+def test_read_race_stress_loop(ctx, workspace, flipper):
     """200 reads while another thread keeps swapping the folder and a link to the secret."""
-    stop = threading.Event()
     sub = workspace / "in" / "sub"
-    os.rename(sub, workspace / "in" / "sub.real")
-    (workspace / "in" / "sub.link").symlink_to(workspace / "secret")
-
-    def flip():
-        while not stop.is_set():
-            for source in ("sub.real", "sub.link"):
-                os.rename(workspace / "in" / source, workspace / "in" / "sub.tmp")
-                os.rename(workspace / "in" / "sub.tmp", sub)
-                time.sleep(0.0005)
-                os.rename(sub, workspace / "in" / source)
-
-    flips = []
-    flipper = threading.Thread(target=lambda: flip() or flips.append("done"), daemon=True)
-    flipper.start()
     leaks = 0
-    try:
+    with flipper(sub, workspace / "secret"):
         for _ in range(200):
             try:
                 leaks += _describe(ctx, sub / "photo.png").width == 33
             except ToolError:
                 pass
-    finally:
-        stop.set()
-        flipper.join()
-    assert flips == ["done"]  # the flipper ran to the end (it did not die on an error)
     assert leaks == 0
-
-
-def flipper_ok(flipper, flips) -> bool:
-    """The swapping thread kept going until the end (many flips, no crash)."""
-    return not flipper.is_alive() and len(flips) > 20 and flips[-1] == "done"
 
 
 # -- writes ------------------------------------------------------------------------------------------
@@ -181,44 +156,20 @@ def test_an_output_folder_swapped_for_a_link_is_refused(ctx, workspace, monkeypa
     assert sorted(os.listdir(workspace / "secret")) == ["photo.png"]
 
 
-def test_write_race_stress_loop(ctx, workspace):
+def test_write_race_stress_loop(ctx, workspace, flipper):
     from PIL import Image
 
     stored = ctx.store.put(Image.new("RGB", (8, 8)))
-    stop = threading.Event()
     sub = workspace / "out" / "sub"
-    (workspace / "out" / "sub.real").mkdir()
-    (workspace / "out" / "sub.link").symlink_to(workspace / "secret")
-
-    flips = []
-
-    def flip():
-        while not stop.is_set():
-            for source in ("sub.real", "sub.link"):
-                try:
-                    os.rename(workspace / "out" / source, sub)
-                except OSError:  # an export created sub in the gap (inside out/, harmless): clear it
-                    shutil.rmtree(sub, ignore_errors=True)
-                    continue
-                time.sleep(0.0005)
-                os.rename(sub, workspace / "out" / source)
-                flips.append(source)
-        flips.append("done")
-
-    flipper = threading.Thread(target=flip, daemon=True)
-    flipper.start()
+    sub.mkdir()
     written = 0
-    try:
+    with flipper(sub, workspace / "secret"):
         for _ in range(200):
             try:
                 ctx.store.export(stored, sub)
                 written += 1
             except ToolError:
                 pass
-    finally:
-        stop.set()
-        flipper.join()
-    assert flipper_ok(flipper, flips)
     assert sorted(os.listdir(workspace / "secret")) == ["photo.png"]
     assert written >= 1  # some attempts met the real folder
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -78,3 +81,24 @@ def ideal_grounding(monkeypatch):
         return real(ideal, size, **kwargs)
 
     monkeypatch.setattr(decoders, "decode_mask", decode_an_ideal_answer)
+
+
+@pytest.fixture
+def png_header():
+    """``png_header(width, height)``: a 200-byte PNG that declares that size (a bomb if anyone decoded it)."""
+    return _png_header
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A 200-byte PNG that declares width×height (a decompression bomb if anyone decoded it)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _chunk(b"IEND", b"")
+    )

@@ -234,30 +234,18 @@ def test_only_listed_formats_are_decoded(ctx, workspace):
         ctx.store.load(str(workspace / "in" / "icon.ico"))
 
 
-def test_our_pixel_limit_is_the_only_limit(workspace, monkeypatch):
+def test_our_pixel_limit_is_the_only_limit(workspace, monkeypatch, png_header):
     """Above Pillow's own bomb threshold, an image within our (raised) limit is decoded by our rules."""
     from pixwizard.tools import Limits
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored afterwards
-    header = _png_header(20_000, 10_000)  # 200 MP: Pillow's default refuses above 179 MP
+    header = png_header(20_000, 10_000)  # 200 MP: Pillow's default refuses above 179 MP
     (workspace / "in" / "wide.png").write_bytes(header)
     ctx = make_context(
         store_dir=workspace / "store", allow_dirs=[workspace / "in"], limits=Limits(max_pixels=250_000_000)
     )
     with pytest.raises(ToolError, match="truncated or corrupt"):  # decoding was attempted: our limit held
         ctx.store.load(str(workspace / "in" / "wide.png"))
-
-
-def _png_header(width: int, height: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 # -- stored files match the typed results ----------------------------------------------------------

@@ -6,8 +6,6 @@ import base64
 import io
 import json
 import os
-import struct
-import zlib
 
 import anyio
 import pytest
@@ -63,29 +61,14 @@ async def test_each_tool_on_a_small_image(ctx, workspace, tool_calls, name):
             assert described["parents"] and described["lineage"][-1]["id"] in provenance["parents"]
 
 
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def _png_header(width: int, height: int) -> bytes:
-    """A 200-byte PNG that declares width×height (a decompression bomb if anyone decoded it)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + _chunk(b"IEND", b"")
-    )
-
-
-async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, workspace):
+async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, workspace, png_header):
     inside = workspace / "in"
     (inside / "link.png").symlink_to(workspace / "secret" / "private.png")
     data = (inside / "photo.png").read_bytes()
     (inside / "truncated.png").write_bytes(data[: len(data) // 2])
     (inside / "notes.png").write_text("not an image at all")
-    (inside / "huge.png").write_bytes(_png_header(20000, 20000))
-    (inside / "big.png").write_bytes(_png_header(8000, 6000))
+    (inside / "huge.png").write_bytes(png_header(20000, 20000))
+    (inside / "big.png").write_bytes(png_header(8000, 6000))
     cases = {
         str(workspace / "secret" / "private.png"): "outside the allowed folders",
         str(inside / ".." / "secret" / "private.png"): "outside the allowed folders",
