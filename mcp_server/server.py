@@ -15,6 +15,7 @@ import ctypes.util
 import inspect
 import json
 import logging
+import re
 import secrets
 import sys
 import threading
@@ -26,7 +27,7 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
-from pixwizard.tools import REGISTRY, ToolContext, ToolError, ToolSpec, invoke
+from pixwizard.tools import Registry, ToolContext, ToolError, ToolSpec, invoke
 from pixwizard.tools.preview import preview_png
 from pixwizard.tools.spec import validation_message
 from pydantic import BaseModel, ValidationError
@@ -44,8 +45,10 @@ STATELESS_FROM = "2026-07-28"  # the first protocol revision without sessions (a
 INSTRUCTIONS = (
     "PixWizard image tools. Pass images as file paths inside the allowed folders, data: URIs, or the ids / "
     "pixwizard://images/{id} URIs returned by earlier calls (chain calls by id). Results are stored images: "
-    "read full resolution with resources/read. Long calls accept wait=false and return a job id."
+    "read full resolution with resources/read. For several steps, call plan then run_plan (the plan's JSON "
+    "Schema is the resource pixwizard://plan-schema). start_job runs a long call in the background."
 )
+
 
 
 def _result(output: BaseModel, ctx: ToolContext, preview_bytes: int) -> CallToolResult:
@@ -63,7 +66,7 @@ def _result(output: BaseModel, ctx: ToolContext, preview_bytes: int) -> CallTool
     return CallToolResult(content=content, structured_content=output.model_dump(mode="json"))
 
 
-def _adapter(spec: ToolSpec, tctx: ToolContext, preview_bytes: int):
+def _adapter(spec: ToolSpec, tctx: ToolContext, registry: Registry, preview_bytes: int):
     """An async MCP tool function whose signature is the spec's input model, field by field."""
 
     async def call(ctx: Context, **kwargs) -> Annotated[CallToolResult, spec.output_model]:
@@ -71,11 +74,12 @@ def _adapter(spec: ToolSpec, tctx: ToolContext, preview_bytes: int):
         cancel = threading.Event()
         caller = caller_id(ctx)
 
-        def progress(step: int, total: int) -> None:
-            anyio.from_thread.run(ctx.report_progress, step, total, f"step {step}/{total}")
+        def progress(done: float, total: float) -> None:
+            message = f"step {done:g}/{total:g}" if float(done).is_integer() else f"{done:.2f}/{total:g}"
+            anyio.from_thread.run(ctx.report_progress, done, total, message)
 
         def work() -> CallToolResult:
-            output = invoke(spec, args, tctx, progress, cancel, caller=caller)
+            output = invoke(spec, args, tctx, progress, cancel, caller=caller, registry=registry)
             result = _result(output, tctx, preview_bytes)
             tctx.store.apply_cap()
             release_memory()
@@ -118,16 +122,17 @@ class PixWizardServer(MCPServer):
     argument is refused by name (the SDK would drop it silently) and every refusal is one line per field.
     """
 
-    def __init__(self, tctx: ToolContext, **kwargs):
+    def __init__(self, tctx: ToolContext, registry: Registry, **kwargs):
         super().__init__(**kwargs)
         self.tctx = tctx
+        self.registry = registry
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None):
         """Check the arguments, then call the tool."""
         if name == REQUEST_TOO_LARGE or REQUEST_TOO_LARGE in arguments:
             info = arguments.get(REQUEST_TOO_LARGE, {})
             raise MCPToolError(request_too_large_message(info.get("bytes"), info.get("transport", "stdio")))
-        spec = REGISTRY.get(name)
+        spec = self.registry.get(name) if name in self.registry else None
         if spec is not None:
             try:
                 spec.input_model.model_validate(arguments)
@@ -216,10 +221,56 @@ def _libc():
 _LIBC = _libc()
 
 
-def build_server(ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES) -> PixWizardServer:
-    """A `PixWizardServer` exposing every registered tool, image resources and workflow prompts."""
-    server = PixWizardServer(ctx, name="pixwizard", version=__version__, instructions=INSTRUCTIONS)
-    for spec in REGISTRY.values():
+_PROMPTS = {
+    "remove_object": ("Remove an object.", "Call the remove_object tool on {image} with target='{target}'."),
+    "replace_object": (
+        "Replace an object with something else.",
+        "Call the replace_object tool on {image} with target='{target}' and replacement='{replacement}'.",
+    ),
+    "add_object": (
+        "Add an object at a place.",
+        "Call the add_object tool on {image} with what='{what}' and where='{where}'.",
+    ),
+    "restore_then": (
+        "Restore a damaged photo, then analyse it.",
+        "Call the restore_then tool on {image} with problems='auto' (or the problems you see) and then='{then}'.",
+    ),
+}
+
+
+def _text_resource(read):
+    def resource() -> str:
+        return read()
+
+    return resource
+
+
+def _prompt(text: str):
+    """A prompt function whose parameters are the placeholders of ``text``."""
+    names = re.findall(r"\{(\w+)\}", text)
+
+    def prompt(**kwargs) -> str:
+        return text.format(**kwargs)
+
+    prompt.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=str) for n in names]
+    )
+    prompt.__annotations__ = dict.fromkeys(names, str) | {"return": str}
+    return prompt
+
+
+def build_server(
+    registry: Registry, ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES
+) -> PixWizardServer:
+    """A `PixWizardServer` exposing the registry's tools, image resources, the plan schema and prompts.
+
+    Args:
+        registry: The tools to serve (`pixwizard.tools.default_registry`, or a selection of it).
+        ctx: The store and backend the tools share.
+        preview_bytes: Cap of the PNG preview in each result.
+    """
+    server = PixWizardServer(ctx, registry, name="pixwizard", version=__version__, instructions=INSTRUCTIONS)
+    for spec in registry:
         hints = ToolAnnotations(
             read_only_hint=spec.hints.read_only,
             destructive_hint=spec.hints.destructive,
@@ -227,7 +278,7 @@ def build_server(ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES
             open_world_hint=spec.hints.open_world,
         )
         server.add_tool(
-            _adapter(spec, ctx, preview_bytes),
+            _adapter(spec, ctx, registry, preview_bytes),
             name=spec.name,
             description=spec.description,
             annotations=hints,
@@ -251,30 +302,12 @@ def build_server(ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES
     def status() -> str:
         return status_json(ctx, None)  # served by PixWizardServer.read_resource with the session
 
-    @server.prompt(description="Remove an object: find its mask, then inpaint it away.")
-    def remove_object(image: str, target: str) -> str:
-        return (
-            f"Remove {target} from the image {image}. First call ground with mode='mask' and "
-            f"referring='{target}'. If found, call inpaint on the same image with mask set to the first "
-            "object's mask id and no caption. Report the final image id."
+    for resource in registry.resources:
+        server.resource(resource.uri, mime_type=resource.mime_type, description=resource.description)(
+            _text_resource(resource.read)
         )
 
-    @server.prompt(description="Replace an object with something else.")
-    def replace_object(image: str, target: str, replacement: str) -> str:
-        return (
-            f"Replace {target} in the image {image} with {replacement}. Call ground with mode='mask' and "
-            f"referring='{target}', then inpaint with that mask id and caption='{replacement}'."
-        )
-
-    @server.prompt(description="Add an object inside a region.")
-    def add_object(image: str, what: str, mask: str) -> str:
-        return f"Add {what} to the image {image}: call inpaint with mask='{mask}' and caption='{what}'."
-
-    @server.prompt(description="Restore a damaged photo, then analyse it.")
-    def restore_then_analyse(image: str, problem: str) -> str:
-        return (
-            f"Restore the image {image} with restore (problem='{problem}'), then call depth and segment on "
-            "the restored image id and summarise the scene."
-        )
-
+    for name, (description, text) in _PROMPTS.items():
+        if name in registry:
+            server.prompt(name=name, description=description)(_prompt(text))
     return server

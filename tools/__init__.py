@@ -1,7 +1,8 @@
 """PixWizard tools: one typed spec per capability, from which the MCP, LangChain and CLI faces are made.
 
-``REGISTRY`` maps tool names to `ToolSpec`s; `invoke` calls one; `make_context` builds the image store and
-model backend a process shares. Listing tools and importing this package do not import torch: the model
+`default_registry` holds every tool (the built-in ones, the image operations and installed plugins such
+as `pixwizard.agents`); `invoke` calls one; `make_context` builds the image store and model backend a
+process shares. Listing tools and importing this package do not import torch: the model
 loads on the first generating call. This folder sits at the repository root and is installed as
 ``pixwizard.tools``; import it only by that name.
 """
@@ -12,7 +13,8 @@ if __name__ != "pixwizard.tools":
 from pathlib import Path
 
 from .backend import Backend
-from .catalog import REGISTRY, ToolContext, get_tool, invoke
+from .catalog import ToolContext, invoke
+from .registry import Registry, default_registry
 from .spec import Hints, ToolError, ToolSpec
 from .store import Access, ImageStore, Limits, StoreCap, check_allowed_dir
 
@@ -74,17 +76,17 @@ def _clean_tmp(folder: Path) -> None:
 
 
 __all__ = [
-    "REGISTRY",
     "Access",
     "Backend",
     "Hints",
     "ImageStore",
     "Limits",
+    "Registry",
     "StoreCap",
     "ToolContext",
     "ToolError",
     "ToolSpec",
-    "get_tool",
+    "default_registry",
     "invoke",
     "make_context",
 ]

@@ -13,6 +13,7 @@ owner (the MCP session that started it); another owner sees it as unknown.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -28,6 +29,10 @@ logger = logging.getLogger(__name__)
 MAX_PENDING = 32
 MAX_FINISHED = 256
 _EXPIRED_MEMORY = 4096
+# Set to a one-item list to count the model calls made in this context (a plan counts its own this way).
+MODEL_CALLS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "pixwizard_calls", default=None
+)
 
 
 @dataclass
@@ -37,9 +42,10 @@ class Job:
     id: str
     future: Future | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
-    progress: tuple[int, int] | None = None
+    progress: tuple[float, float] | None = None
     started: bool = False
     owner: str | None = None
+    tool: str = ""
 
 
 class Backend:
@@ -125,6 +131,9 @@ class Backend:
                     raise GenerationCancelled("cancelled before it started")
                 if progress is not None and total:
                     progress(0, total)  # started: the queue is behind us
+                counter = MODEL_CALLS.get()
+                if counter is not None:
+                    counter[0] += 1
                 result = fn(pipe, callback)
             except GenerationCancelled:
                 raise ToolError("the generation was cancelled; nothing was written") from None
@@ -137,7 +146,7 @@ class Backend:
 
     # -- jobs -------------------------------------------------------------------------------------------
 
-    def submit(self, work: Callable[[Job], object], owner: str | None = None) -> Job:
+    def submit(self, work: Callable[[Job], object], owner: str | None = None, tool: str = "") -> Job:
         """Run ``work(job)`` in the background; returns the job at once.
 
         Raises:
@@ -152,7 +161,9 @@ class Backend:
                     suggestions=["poll job_status", "call job_cancel on jobs you no longer need"],
                 )
             self._expire_finished()
-            job = Job(f"job_{secrets.token_hex(16)}", owner=owner)  # unguessable: the id is the handle
+            job = Job(
+                f"job_{secrets.token_hex(16)}", owner=owner, tool=tool
+            )  # unguessable: the id is the handle
             self.jobs[job.id] = job
 
         def run():
@@ -182,7 +193,7 @@ class Backend:
                 f"job {job_id} has expired: only the last {MAX_FINISHED} finished jobs are kept",
                 suggestions=["run the call again", "images it stored are still in the store"],
             )
-        raise ToolError(f"no job {job_id!r}", suggestions=["use the job_id a call with wait=false returned"])
+        raise ToolError(f"no job {job_id!r}", suggestions=["use the job_id start_job returned"])
 
     def jobs_of(self, owner: str | None) -> dict[str, Job]:
         """The jobs one owner started."""

@@ -2,7 +2,8 @@
 
 Each generating tool loads its input reference (confined, size-checked), runs one task of
 `pixwizard.tasks` through the shared backend, stores every image it produces under a new id with its
-parents, and returns a typed output with provenance. ``wait=false`` turns any of them into a job.
+parents, and returns a typed output with provenance that can be replayed (the tool and its validated
+arguments, references resolved to ids). ``start_job`` runs any generating tool in the background.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import numpy as np
 from PIL import Image
 from pydantic import ValidationError
 
+from pixwizard.tasks.registry import Family, tasks_in
+
 from .backend import Backend, Job
+from .registry import Registry
 from .schemas import (
     AnnotateArgs,
     AnnotateOutput,
+    Annotation,
     ControlArgs,
     DepthOutput,
     DescribeArgs,
@@ -32,8 +37,6 @@ from .schemas import (
     ImageArgs,
     ImageOut,
     InpaintArgs,
-    InstructionArgs,
-    InstructionOutput,
     JobArgs,
     JobOutput,
     ObjectOut,
@@ -41,6 +44,7 @@ from .schemas import (
     Provenance,
     RestoreArgs,
     SegmentOutput,
+    StartJobArgs,
     TextToImageArgs,
     Timings,
     ToolOutput,
@@ -48,8 +52,26 @@ from .schemas import (
 from .spec import Hints, ToolError, ToolSpec, validation_message
 from .store import ImageStore, Loaded, StoredImage
 
-Progress = Callable[[int, int], None] | None
-CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("pixwizard_caller", default=None)
+Progress = Callable[[float, float], None] | None
+
+
+@dataclass(frozen=True)
+class Call:
+    """The call in progress: which tool, for whom, through which registry, and inside which plan step."""
+
+    tool: str
+    caller: str | None = None
+    registry: Registry | None = None
+    run_id: str | None = None
+    step_id: str | None = None
+
+
+CALL: contextvars.ContextVar[Call | None] = contextvars.ContextVar("pixwizard_call", default=None)
+
+
+def current_call() -> Call:
+    """The call in progress (a bare one outside `invoke`)."""
+    return CALL.get() or Call(tool="")
 
 
 @dataclass
@@ -96,6 +118,24 @@ def _inputs(ctx: ToolContext, args, *refs: str | None) -> list[Loaded | None]:
     return [None if ref is None else ctx.store.load(ref) for ref in refs]
 
 
+def resolved_args(args, ids: dict[str, str]) -> dict:
+    """The validated arguments as JSON, image references replaced by the store ids they were read as."""
+    return args.model_dump(mode="json") | ids
+
+
+def model_provenance(ctx: ToolContext, args, ids: dict[str, str], parents: list[str], **fields) -> Provenance:
+    """Provenance of a call in progress (`current_call` gives the tool and the plan step)."""
+    call = current_call()
+    return Provenance(
+        tool=call.tool,
+        args=resolved_args(args, ids),
+        parents=parents,
+        run_id=call.run_id,
+        step_id=call.step_id,
+        **fields,
+    )
+
+
 def _run(
     ctx: ToolContext,
     args,
@@ -103,7 +143,7 @@ def _run(
     loaded: Loaded | None,
     progress: Progress,
     cancel: threading.Event | None,
-    extra_inputs: tuple[Loaded, ...] = (),
+    extra_inputs: dict[str, Loaded] | None = None,
     **task_kwargs,
 ) -> _Run:
     from pixwizard.tasks import get_task, run_task
@@ -111,7 +151,8 @@ def _run(
     spec = get_task(task)
     image = None if loaded is None else loaded.image
     steps = args.steps or spec.steps
-    used = [x for x in (loaded, *extra_inputs) if x is not None]
+    extra_inputs = extra_inputs or {}
+    used = [x for x in (loaded, *extra_inputs.values()) if x is not None]
 
     def work(pipe, callback):
         return run_task(
@@ -131,8 +172,14 @@ def _run(
             result, queued, ran = ctx.backend.generate(work, progress, cancel, total=steps - 1)
         except ValueError as exc:  # bad slots, sizes or modes, refused by the task layer
             raise ToolError(str(exc)) from None
-        parents = [ctx.store.adopt(loaded)] if loaded is not None else []
-        provenance = Provenance(
+        ids = {"image": ctx.store.adopt(loaded)} if loaded is not None else {}
+        ids |= {name: ctx.store.adopt(extra) for name, extra in extra_inputs.items()}
+        parents = list(dict.fromkeys(ids.values()))
+        provenance = model_provenance(
+            ctx,
+            args,
+            ids,
+            parents,
             model=ctx.backend.model,
             task=task,
             instruction=result.instruction,
@@ -142,7 +189,6 @@ def _run(
             image_guidance=spec.image_guidance if args.image_guidance is None else args.image_guidance,
             processed_resolution=result.processed_resolution,
             timings=Timings(queued_s=queued, run_s=ran),
-            parents=parents,
         )
         meta = {"task": task, "source": "pixwizard", "provenance": provenance.model_dump(mode="json")}
         stored = ctx.store.put(result.image, parents=parents, meta=meta)
@@ -163,9 +209,8 @@ def _common(run: _Run) -> dict:
 
 
 def _child(ctx: ToolContext, run: _Run, image: Image.Image, kind: str) -> StoredImage:
-    return ctx.store.put(
-        image, parents=[run.stored.id, *run.parents], meta={"task": run.provenance.task, "source": kind}
-    )
+    meta = {"task": run.provenance.task, "source": kind, "provenance": run.provenance.model_dump(mode="json")}
+    return ctx.store.put(image, parents=[run.stored.id, *run.parents], meta=meta)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -288,7 +333,7 @@ def inpaint(args: InpaintArgs, ctx: ToolContext, progress: Progress = None, canc
         loaded,
         progress,
         cancel,
-        (mask,),
+        {"mask": mask},
         mask=mask.image,
         fill=args.fill,
         preserve_unchanged=args.preserve_unchanged,
@@ -352,49 +397,6 @@ def annotate(args: AnnotateArgs, ctx: ToolContext, progress: Progress = None, ca
     return AnnotateOutput(**extra, **_common(run))
 
 
-def run_instruction(
-    args: InstructionArgs, ctx: ToolContext, progress: Progress = None, cancel=None
-) -> InstructionOutput:
-    """Route a free-form request to a task and run it."""
-    from pixwizard.tasks import get_task, route
-    from pixwizard.tasks.registry import InputKind
-
-    routed = route(args.request)
-    if routed.unsure:
-        options = [f"{c.task} ({c.confidence:.2f})" for c in routed.candidates]
-        raise ToolError(
-            f"not sure which image task this is: {routed.reason}",
-            suggestions=[f"rephrase, or call a specific tool; closest: {', '.join(options)}"],
-        )
-    spec = get_task(routed.task)
-    if spec.input is InputKind.MASKED:
-        raise ToolError("inpainting needs a mask", suggestions=["call the inpaint tool with image and mask"])
-    image = None if spec.input is InputKind.BLANK else args.image
-    if image is None and spec.input is not InputKind.BLANK:
-        raise ToolError(f"{routed.task} needs an input image; pass image")
-    missing = [s for s in spec.required if s not in routed.slots]
-    if missing:
-        raise ToolError(f"{routed.task} needs {', '.join(missing)}, which the request does not state")
-    (loaded,) = _inputs(ctx, args, image)
-    run = _run(ctx, args, routed.task, loaded, progress, cancel, instruction=args.request, **routed.slots)
-    details = run.result.model_dump(
-        mode="json",
-        exclude={
-            "task",
-            "instruction",
-            "warnings",
-            "input_size",
-            "processed_resolution",
-            "changed_fraction",
-            "similarity_outside",
-            "preserved",
-        },
-    )
-    return InstructionOutput(
-        task=routed.task, confidence=routed.candidates[0].confidence, details=details, **_common(run)
-    )
-
-
 def describe_image(
     args: DescribeArgs, ctx: ToolContext, progress: Progress = None, cancel=None
 ) -> DescribeOutput:
@@ -442,7 +444,7 @@ def _check_outpaint_size(size: tuple[int, int], direction: str, ratio: float, ma
 
 def _job_view(ctx: ToolContext, job: Job, with_result: bool) -> JobOutput:
     status = ctx.backend.status(job)
-    view = JobOutput(job_id=job.id, status=status, progress=job.progress)
+    view = JobOutput(job_id=job.id, tool=job.tool, status=status, progress=job.progress)
     if status in ("failed", "cancelled"):
         view.error = str(job.future.exception())
     elif status == "done" and with_result:
@@ -450,19 +452,54 @@ def _job_view(ctx: ToolContext, job: Job, with_result: bool) -> JobOutput:
     return view
 
 
+def start_job(args: StartJobArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> JobOutput:
+    """Run a generating tool (or a whole plan) in the background; returns the job at once.
+
+    The arguments are validated now, so a bad call fails here and not later in the job.
+    """
+    call = current_call()
+    registry = call.registry
+    if registry is None:
+        raise ToolError("start_job needs the registry of the face that called it")
+    spec = registry.get(args.tool)
+    if not spec.generates:
+        runnable = [s.name for s in registry if s.generates]
+        raise ToolError(
+            f"{args.tool} is instant and needs no job; call it directly",
+            suggestions=[f"start_job runs: {', '.join(runnable)}"],
+        )
+    try:
+        tool_args = spec.input_model.model_validate(args.args)
+    except ValidationError as exc:
+        raise ToolError(f"{args.tool}: {validation_message(exc)}") from None
+
+    def work(job: Job):
+        def track(done: float, total: float) -> None:
+            job.progress = (done, total)
+
+        token = CALL.set(Call(tool=spec.name, caller=call.caller, registry=registry))
+        try:
+            return spec.fn(tool_args, ctx, track, job.cancel)
+        finally:
+            CALL.reset(token)
+
+    job = ctx.backend.submit(work, owner=call.caller, tool=spec.name)
+    return _job_view(ctx, job, with_result=False)
+
+
 def job_status(args: JobArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> JobOutput:
     """Where a background job is."""
-    return _job_view(ctx, ctx.backend.job(args.job_id, CALLER.get()), with_result=False)
+    return _job_view(ctx, ctx.backend.job(args.job_id, current_call().caller), with_result=False)
 
 
 def job_result(args: JobArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> JobOutput:
     """A background job's result (``status`` says if it is not done yet)."""
-    return _job_view(ctx, ctx.backend.job(args.job_id, CALLER.get()), with_result=True)
+    return _job_view(ctx, ctx.backend.job(args.job_id, current_call().caller), with_result=True)
 
 
 def job_cancel(args: JobArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> JobOutput:
     """Cancel a background job; it stops within one sampling step and writes nothing."""
-    job = ctx.backend.job(args.job_id, CALLER.get())
+    job = ctx.backend.job(args.job_id, current_call().caller)
     job.cancel.set()
     return _job_view(ctx, job, with_result=False)
 
@@ -480,16 +517,20 @@ def invoke(
     cancel: threading.Event | None = None,
     *,
     caller: str | None = None,
+    registry: Registry | None = None,
+    step: tuple[str, str] | None = None,
 ):
-    """Validate ``args`` (a model or a dict) and call the tool; ``wait=false`` submits a job instead.
+    """Validate ``args`` (a model or a dict) and call the tool.
 
     Args:
         spec: The tool.
         args: Its arguments.
         ctx: The shared store and backend.
-        progress: ``progress(step, total)`` per sampling step.
+        progress: ``progress(done, total)`` per sampling step.
         cancel: Set it to stop the model within one step.
         caller: Who calls (an MCP session): jobs are seen and cancelled only by the caller that started them.
+        registry: The tools of the calling face (``start_job`` and plans look tools up there).
+        step: ``(run_id, step_id)`` when a plan makes the call (recorded in provenance).
 
     Raises:
         ToolError: A refused argument (one line per field) or a failed call.
@@ -499,174 +540,175 @@ def invoke(
             args = spec.input_model.model_validate(args)
         except ValidationError as exc:
             raise ToolError(validation_message(exc)) from None
-    token = CALLER.set(caller)
+    outer = CALL.get()
+    if registry is None and outer is not None:
+        registry = outer.registry
+    if caller is None and outer is not None:
+        caller = outer.caller
+    run_id, step_id = step or (None, None)
+    token = CALL.set(Call(spec.name, caller, registry, run_id, step_id))
     try:
-        return _call(spec, args, ctx, progress, cancel, caller)
+        return spec.fn(args, ctx, progress, cancel)
     finally:
-        CALLER.reset(token)
-
-
-def _call(spec: ToolSpec, args, ctx: ToolContext, progress, cancel, caller):
-    if spec.generates and not args.wait:
-
-        def work(job: Job):
-            def track(step: int, total: int) -> None:
-                job.progress = (step, total)
-
-            return spec.fn(args.model_copy(update={"wait": True}), ctx, track, job.cancel)
-
-        job = ctx.backend.submit(work, owner=caller)
-        return spec.output_model(status="queued", job_id=job.id)
-    return spec.fn(args, ctx, progress, cancel)
+        CALL.reset(token)
 
 
 _W = Hints(read_only=False, destructive=False, idempotent=False)
 _R = Hints(read_only=True, destructive=False, idempotent=True)
 
-REGISTRY: dict[str, ToolSpec] = {
-    spec.name: spec
-    for spec in [
-        ToolSpec(
-            "restore",
-            "Repair a damaged photo: noise, rain, moiré, haze, blur, snow, shadows, low light, "
-            "glare, degraded faces, watermarks, or low resolution. Returns the restored image.",
-            RestoreArgs,
-            ToolOutput,
-            restore,
-            _W,
-            examples=({"image": "photo.png", "problem": "derain"},),
-        ),
-        ToolSpec(
-            "ground",
-            "Find an object described in words. Returns whether it was found, its box, area, "
-            "centroid and confidence, and its mask as an image id usable as an inpaint mask.",
-            GroundArgs,
-            GroundOutput,
-            ground,
-            _W,
-            examples=({"image": "photo.png", "referring": "the dog"},),
-        ),
-        ToolSpec(
-            "segment",
-            "Semantic segmentation with the 150 ADE20K classes: classes by area, a colour map "
-            "and an overlay.",
-            ImageArgs,
-            SegmentOutput,
-            segment,
-            _W,
-        ),
-        ToolSpec(
-            "depth",
-            "Estimate a depth map: statistics (1 = nearest), a greyscale image, .npy and 16-bit PNG files.",
-            ImageArgs,
-            DepthOutput,
-            depth,
-            _W,
-        ),
-        ToolSpec(
-            "edit",
-            "Edit a photo with an instruction (add, remove, replace, background, style, colour). "
-            "Pixels outside the changed region are kept exactly.",
-            EditArgs,
-            ToolOutput,
-            edit,
-            _W,
-        ),
-        ToolSpec(
-            "control_generate",
-            "Generate an image from a condition map (canny, depth, hed, sketch, pose, "
-            "segment, normal, lineart) and a caption; from_photo computes the map from a photo first.",
-            ControlArgs,
-            ToolOutput,
-            control_generate,
-            _W,
-        ),
-        ToolSpec(
-            "inpaint",
-            "Fill the white region of a mask with new content (optionally described); the rest "
-            "of the photo is kept exactly.",
-            InpaintArgs,
-            ToolOutput,
-            inpaint,
-            _W,
-        ),
-        ToolSpec(
-            "outpaint",
-            "Extend a photo beyond its borders (left, right, top, bottom or all sides).",
-            OutpaintArgs,
-            ToolOutput,
-            outpaint,
-            _W,
-        ),
-        ToolSpec(
-            "text_to_image",
-            "Draw a new image from a description.",
-            TextToImageArgs,
-            ToolOutput,
-            text_to_image,
-            _W,
-        ),
-        ToolSpec(
-            "annotate",
-            "Draw an annotation map of a photo: surface normals, Canny or HED edges, a sketch, "
-            "line art, or human pose.",
-            AnnotateArgs,
-            AnnotateOutput,
-            annotate,
-            _W,
-        ),
-        ToolSpec(
-            "run_instruction",
-            "Do what a free-form request asks (the task is recognised automatically); "
-            "says which task ran. Refuses requests it cannot map to one task.",
-            InstructionArgs,
-            InstructionOutput,
-            run_instruction,
-            _W,
-        ),
-        ToolSpec(
-            "describe_image",
-            "Size, mode and lineage (which calls produced it from which images) of an image.",
-            DescribeArgs,
-            DescribeOutput,
-            describe_image,
-            _R,
-            generates=False,
-        ),
-        ToolSpec(
-            "job_status",
-            "Status and progress of a job started with wait=false.",
-            JobArgs,
-            JobOutput,
-            job_status,
-            _R,
-            generates=False,
-        ),
-        ToolSpec(
-            "job_result",
-            "The result of a job started with wait=false (status says if it is not done).",
-            JobArgs,
-            JobOutput,
-            job_result,
-            _R,
-            generates=False,
-        ),
-        ToolSpec(
-            "job_cancel",
-            "Cancel a job started with wait=false; it stops within one step and writes nothing.",
-            JobArgs,
-            JobOutput,
-            job_cancel,
-            Hints(idempotent=True),
-            generates=False,
-        ),
-    ]
-}
+
+def _tasks(family: Family | None = None, *names: str) -> tuple[str, ...]:
+    if family is None:
+        return names
+    return tuple(spec.name for spec in tasks_in(family) if not names or spec.name in names)
 
 
-def get_tool(name: str) -> ToolSpec:
-    """A tool spec by name."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ToolError(f"unknown tool {name!r}", suggestions=[f"one of: {', '.join(REGISTRY)}"]) from None
+_ANNOTATIONS = tuple(a.value for a in Annotation)
+
+BUILTIN: list[ToolSpec] = [
+    ToolSpec(
+        "restore",
+        "Repair a damaged photo: noise, rain, moiré, haze, blur, snow, shadows, low light, "
+        "glare, degraded faces, watermarks, or low resolution. Returns the restored image.",
+        RestoreArgs,
+        ToolOutput,
+        restore,
+        _W,
+        examples=({"image": "photo.png", "problem": "derain"},),
+        tasks=_tasks(Family.RESTORATION),
+    ),
+    ToolSpec(
+        "ground",
+        "Find an object described in words. Returns whether it was found, its box, area, "
+        "centroid and confidence, and its mask as an image id usable as an inpaint mask.",
+        GroundArgs,
+        GroundOutput,
+        ground,
+        _W,
+        examples=({"image": "photo.png", "referring": "the dog"},),
+        tasks=_tasks(Family.GROUNDING),
+    ),
+    ToolSpec(
+        "segment",
+        "Semantic segmentation with the 150 ADE20K classes: classes by area, a colour map and an overlay.",
+        ImageArgs,
+        SegmentOutput,
+        segment,
+        _W,
+        tasks=("segment",),
+    ),
+    ToolSpec(
+        "depth",
+        "Estimate a depth map: statistics (1 = nearest), a greyscale image, .npy and 16-bit PNG files.",
+        ImageArgs,
+        DepthOutput,
+        depth,
+        _W,
+        tasks=("depth",),
+    ),
+    ToolSpec(
+        "edit",
+        "Edit a photo with an instruction (add, remove, replace, background, style, colour). "
+        "Pixels outside the changed region are kept exactly.",
+        EditArgs,
+        ToolOutput,
+        edit,
+        _W,
+        tasks=("edit",),
+    ),
+    ToolSpec(
+        "control_generate",
+        "Generate an image from a condition map (canny, depth, hed, sketch, pose, "
+        "segment, normal, lineart) and a caption; from_photo computes the map from a photo first.",
+        ControlArgs,
+        ToolOutput,
+        control_generate,
+        _W,
+        tasks=_tasks(Family.CONTROL),
+    ),
+    ToolSpec(
+        "inpaint",
+        "Fill the white region of a mask with new content (optionally described); the rest "
+        "of the photo is kept exactly.",
+        InpaintArgs,
+        ToolOutput,
+        inpaint,
+        _W,
+        tasks=("inpaint",),
+    ),
+    ToolSpec(
+        "outpaint",
+        "Extend a photo beyond its borders (left, right, top, bottom or all sides).",
+        OutpaintArgs,
+        ToolOutput,
+        outpaint,
+        _W,
+        tasks=("outpaint",),
+    ),
+    ToolSpec(
+        "text_to_image",
+        "Draw a new image from a description.",
+        TextToImageArgs,
+        ToolOutput,
+        text_to_image,
+        _W,
+        tasks=("text_to_image",),
+    ),
+    ToolSpec(
+        "annotate",
+        "Draw an annotation map of a photo: surface normals, Canny or HED edges, a sketch, "
+        "line art, or human pose.",
+        AnnotateArgs,
+        AnnotateOutput,
+        annotate,
+        _W,
+        tasks=_ANNOTATIONS,
+    ),
+    ToolSpec(
+        "describe_image",
+        "Size, mode and lineage (which calls produced it from which images) of an image.",
+        DescribeArgs,
+        DescribeOutput,
+        describe_image,
+        _R,
+        generates=False,
+    ),
+    ToolSpec(
+        "start_job",
+        "Run a long tool call (any model tool, or run_plan) in the background: returns a job id at once; "
+        "poll job_status, fetch job_result, or job_cancel.",
+        StartJobArgs,
+        JobOutput,
+        start_job,
+        _W,
+        generates=False,
+        examples=({"tool": "depth", "args": {"image": "photo.png"}},),
+    ),
+    ToolSpec(
+        "job_status",
+        "Status and progress of a job started with start_job.",
+        JobArgs,
+        JobOutput,
+        job_status,
+        _R,
+        generates=False,
+    ),
+    ToolSpec(
+        "job_result",
+        "The result of a job started with start_job (status says if it is not done).",
+        JobArgs,
+        JobOutput,
+        job_result,
+        _R,
+        generates=False,
+    ),
+    ToolSpec(
+        "job_cancel",
+        "Cancel a job started with start_job; it stops within one step and writes nothing.",
+        JobArgs,
+        JobOutput,
+        job_cancel,
+        Hints(idempotent=True),
+        generates=False,
+    ),
+]

@@ -17,7 +17,8 @@ import logging
 from langchain_core.tools import StructuredTool, ToolException
 from pydantic import ValidationError
 
-from .catalog import REGISTRY, ToolContext, invoke
+from .catalog import ToolContext, invoke
+from .registry import Registry, default_registry
 from .preview import preview_png
 from .spec import ToolError, ToolSpec, validation_message
 
@@ -35,10 +36,12 @@ def _preview_block(ctx: ToolContext, output, max_bytes: int) -> dict | None:
     return create_image_block(base64=base64.b64encode(data).decode(), mime_type="image/png")
 
 
-def _tool(spec: ToolSpec, ctx: ToolContext, image_content: bool, preview_bytes: int) -> StructuredTool:
+def _tool(
+    spec: ToolSpec, ctx: ToolContext, registry: Registry, image_content: bool, preview_bytes: int
+) -> StructuredTool:
     def run(**kwargs):
         try:
-            output = invoke(spec, kwargs, ctx)
+            output = invoke(spec, kwargs, ctx, registry=registry)
             text = output.model_dump_json()
             block = _preview_block(ctx, output, preview_bytes) if image_content else None
         except ToolError as exc:
@@ -72,7 +75,9 @@ def _tool(spec: ToolSpec, ctx: ToolContext, image_content: bool, preview_bytes: 
 def get_tools(
     ctx: ToolContext | None = None,
     *,
-    names: list[str] | None = None,
+    registry: Registry | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
     image_content: bool = False,
     preview_bytes: int = DEFAULT_PREVIEW_BYTES,
     **context_options,
@@ -82,7 +87,10 @@ def get_tools(
     Args:
         ctx: A shared `ToolContext` (default: a new one from ``context_options``, see
             `pixwizard.tools.make_context`).
-        names: Only these tools (default: all).
+        registry: The tools to offer (default: `pixwizard.tools.default_registry`, which includes the agent
+            tools: recipes, plan and run_plan).
+        include: Only these tools (default: all of the registry).
+        exclude: Leave these out.
         image_content: Put a PNG preview of each result image (at most ``preview_bytes``) into the tool
             message as an image content block, for multimodal models.
         preview_bytes: The preview's size cap.
@@ -95,5 +103,5 @@ def get_tools(
         from . import make_context
 
         ctx = make_context(**context_options)
-    specs = [REGISTRY[name] for name in names] if names else list(REGISTRY.values())
-    return [_tool(spec, ctx, image_content, preview_bytes) for spec in specs]
+    chosen = (registry or default_registry()).select(include, exclude)
+    return [_tool(spec, ctx, chosen, image_content, preview_bytes) for spec in chosen]

@@ -17,7 +17,30 @@ ImageRef = Field(
     ),
     min_length=1,
     max_length=20_000_000,
+    json_schema_extra={"format": "image-ref"},
 )
+IMAGE_REF_FORMAT = "image-ref"  # marks the arguments that are image references (plans resolve them to ids)
+
+
+def image_ref(description: str, *, optional: bool = False):
+    """A field for an image reference other than the main input (a mask, a second image)."""
+    return Field(
+        None if optional else ...,
+        description=description,
+        min_length=1,
+        max_length=20_000_000,
+        json_schema_extra={"format": IMAGE_REF_FORMAT},
+    )
+
+
+def image_fields(model: type[BaseModel]) -> list[str]:
+    """The names of a model's image-reference arguments."""
+    return [
+        name
+        for name, field in model.model_fields.items()
+        if isinstance(field.json_schema_extra, dict)
+        and field.json_schema_extra.get("format") == IMAGE_REF_FORMAT
+    ]
 
 
 class _Args(BaseModel):
@@ -32,9 +55,6 @@ class Generation(_Args):
     text_guidance: float | None = Field(None, ge=0, le=20, description="Text guidance scale (default 4).")
     image_guidance: float | None = Field(None, ge=0, le=20, description="Image guidance scale (default 1).")
     output_dir: str | None = Field(None, description="Also copy the result into this allowed folder.")
-    wait: bool = Field(
-        True, description="Wait for the result. False returns a job id at once; poll job_status / job_result."
-    )
 
 
 def _task_enum(name: str, doc: str, values: list[str]) -> type[enum.Enum]:
@@ -108,7 +128,7 @@ class InpaintArgs(Generation):
     """Arguments of inpaint."""
 
     image: str = ImageRef
-    mask: str = Field(min_length=1, description="The region to fill: a mask image reference (white = fill).")
+    mask: str = image_ref("The region to fill: a mask image reference (white = fill).")
     caption: str | None = Field(None, max_length=500, description="What to paint there (optional).")
     fill: Literal["white", "black"] = Field("white", description="How the hole is shown to the model.")
     preserve_unchanged: bool = Field(True, description="Keep the original pixels outside the mask.")
@@ -154,7 +174,14 @@ class DescribeArgs(_Args):
 class JobArgs(_Args):
     """Arguments of the job tools."""
 
-    job_id: str = Field(min_length=1, max_length=64, description="The id a call with wait=false returned.")
+    job_id: str = Field(min_length=1, max_length=64, description="The id start_job returned.")
+
+
+class StartJobArgs(_Args):
+    """Arguments of start_job."""
+
+    tool: str = Field(min_length=1, max_length=64, description="The tool to run in the background.")
+    args: dict = Field(default_factory=dict, description="Its arguments, exactly as for a direct call.")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -181,29 +208,35 @@ class Timings(BaseModel):
 
 
 class Provenance(BaseModel):
-    """Where a result came from."""
+    """Where a result came from, enough to run the call again (`regenerate`).
 
-    model: str
-    task: str
-    instruction: str
-    seed: int
-    steps: int
-    text_guidance: float
-    image_guidance: float
-    processed_resolution: tuple[int, int]
+    ``tool`` and ``args`` are the call as validated, image references resolved to store ids. The model
+    fields are null for model-free operations; ``run_id`` and ``step_id`` are set inside a plan.
+    """
+
+    tool: str
+    args: dict
+    model: str | None
+    task: str | None
+    instruction: str | None
+    seed: int | None
+    steps: int | None
+    text_guidance: float | None
+    image_guidance: float | None
+    processed_resolution: tuple[int, int] | None
     timings: Timings
     parents: list[str]
+    run_id: str | None = None
+    step_id: str | None = None
 
 
 class ToolOutput(BaseModel):
-    """Fields every generating tool returns. With ``wait=false`` only ``status`` and ``job_id`` are set."""
+    """Fields every generating tool returns."""
 
-    status: Literal["done", "queued"] = "done"
-    job_id: str | None = None
-    image: ImageOut | None = None
-    provenance: Provenance | None = None
-    changed_fraction: float | None = None
-    similarity_outside: float | None = None
+    image: ImageOut
+    provenance: Provenance
+    changed_fraction: float | None = Field(description="Share of pixels that changed (null: sizes differ).")
+    similarity_outside: float | None = Field(description="Similarity outside the edited region, if any.")
     exported_to: str | None = None
     warnings: list[str] = Field(default_factory=list)
 
@@ -222,42 +255,34 @@ class ObjectOut(BaseModel):
 class GroundOutput(ToolOutput):
     """Grounding: whether the object was found, and where."""
 
-    found: bool | None = None
-    objects: list[ObjectOut] = Field(default_factory=list)
+    found: bool
+    objects: list[ObjectOut]
 
 
 class SegmentOutput(ToolOutput):
     """Segmentation: classes by area; ``image`` is the colour map, ``overlay`` blends it over the photo."""
 
-    classes: list[ClassShare] = Field(default_factory=list)
-    unknown_fraction: float | None = None
-    palette_verified: bool | None = None
-    overlay: ImageOut | None = None
+    classes: list[ClassShare]
+    unknown_fraction: float
+    palette_verified: bool
+    overlay: ImageOut
 
 
 class DepthOutput(ToolOutput):
     """Depth: statistics; ``image`` is the greyscale map; ``.npy`` and 16-bit PNG files beside it."""
 
-    convention: str | None = None
-    stats: DepthStats | None = None
-    npy_path: str | None = None
-    png16_path: str | None = None
+    convention: str
+    stats: DepthStats
+    npy_path: str
+    png16_path: str
 
 
 class AnnotateOutput(ToolOutput):
-    """An annotation map, with its stroke density (or mean normal)."""
+    """An annotation map, with its stroke density (edges) or mean normal (normals); the other is null."""
 
-    edge_density: float | None = None
-    mean_normal: tuple[float, float, float] | None = None
-    npy_path: str | None = None
-
-
-class InstructionOutput(ToolOutput):
-    """A routed request: which task ran, how sure the router was, and the task's typed fields."""
-
-    task: str | None = None
-    confidence: float | None = None
-    details: dict = Field(default_factory=dict)
+    edge_density: float | None
+    mean_normal: tuple[float, float, float] | None
+    npy_path: str | None = Field(description="The normals as .npy (normals only).")
 
 
 class DescribeOutput(BaseModel):
@@ -276,10 +301,11 @@ class DescribeOutput(BaseModel):
 
 
 class JobOutput(BaseModel):
-    """A background job."""
+    """A background job: ``result`` is the tool's own output once it is done (job_result only)."""
 
     job_id: str
+    tool: str
     status: Literal["queued", "running", "done", "failed", "cancelled"]
-    progress: tuple[int, int] | None = None
+    progress: tuple[float, float] | None = Field(None, description="(done, total), e.g. sampling steps.")
     error: str | None = None
     result: dict | None = None

@@ -46,10 +46,12 @@ class ToolSpec:
         description: What it does, written for an LLM choosing a tool.
         input_model: Pydantic model of the arguments.
         output_model: Pydantic model of the result.
-        fn: ``fn(args, context, progress) -> output``; ``progress(step, total)`` may be None.
+        fn: ``fn(args, context, progress, cancel) -> output``; ``progress(done, total)`` may be None.
         hints: MCP annotations.
-        generates: Runs the model (takes ``wait``; serialised on the backend).
+        generates: Runs the model (serialised on the backend; ``start_job`` can run it in the background).
         examples: Example argument dicts (CLI help, tests).
+        tasks: The tasks of `pixwizard.tasks` this tool serves (each task is served by exactly one tool).
+        model_calls: How many model calls one call makes at least (a plan's dry run counts them).
     """
 
     name: str
@@ -60,6 +62,15 @@ class ToolSpec:
     hints: Hints = field(default_factory=Hints)
     generates: bool = True
     examples: tuple[dict, ...] = ()
+    tasks: tuple[str, ...] = ()
+    model_calls: int | None = None
+
+    @property
+    def calls(self) -> int:
+        """Model calls per call: ``model_calls`` if set, else 1 for a generating tool and 0 otherwise."""
+        if self.model_calls is not None:
+            return self.model_calls
+        return 1 if self.generates else 0
 
 
 def validation_message(exc, *, prefix: str = "") -> str:

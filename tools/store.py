@@ -44,6 +44,8 @@ from .spec import ToolError
 
 URI_PREFIX = "pixwizard://images/"
 _ID = re.compile(r"^img_[0-9a-f]{12}$")
+RUN_ID = re.compile(r"^run_[0-9a-f]{16}$")
+MAX_RUN_RECORD = 16 * 2**20
 DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_MAX_PIXELS = 40_000_000
 # Decoded, not compressed: what Pillow is allowed to decode; ICO, ICNS, PSD, EPS and others are refused.
@@ -348,6 +350,31 @@ class ImageStore:
             chain.append({"id": parent, "task": stored.meta.get("task"), "source": stored.meta.get("source")})
             queue.extend(stored.parents)
         return chain
+
+    # -- plan run records ----------------------------------------------------------------------------
+
+    def put_run(self, run_id: str, record: dict) -> None:
+        """Write a plan's run record (``<run id>.run.json``) atomically, replacing the previous one."""
+        self._check_run_id(run_id)
+        fsafe.publish_replace(self._fd, f"{run_id}.run.json", json.dumps(record, indent=2).encode())
+
+    def get_run(self, run_id: str) -> dict:
+        """A plan's run record.
+
+        Raises:
+            ToolError: Unknown run id.
+        """
+        self._check_run_id(run_id)
+        try:
+            data, _ = fsafe.read_own(self._fd, f"{run_id}.run.json", MAX_RUN_RECORD)
+        except FileNotFoundError:
+            raise ToolError(f"no run {run_id} in the store {self.root}") from None
+        return json.loads(data)
+
+    @staticmethod
+    def _check_run_id(run_id: str) -> None:
+        if not RUN_ID.match(run_id):
+            raise ToolError(f"invalid run id {run_id!r}: expected run_ and 16 hex digits")
 
     # -- size and age --------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from pixwizard import __version__
+from pixwizard.cli import agent as agent_cli
 from pixwizard.cli import eval as eval_cli
 from pixwizard.cli import mcp as mcp_cli
 from pixwizard.cli import models as models_cli
@@ -44,6 +45,7 @@ app.command("convert-checkpoint", rich_help_panel="Models")(models_cli.convert_c
 app.command("parity", rich_help_panel="Evaluation")(eval_cli.parity)
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
 app.command("mcp", rich_help_panel="Servers")(mcp_cli.mcp)
+app.command("agent", rich_help_panel="Agents")(agent_cli.agent)
 app.add_typer(store_cli.app, name="store", rich_help_panel="Servers")
 app.command("train", rich_help_panel="Training")(train_cli.train)
 tools_cli.register(app)

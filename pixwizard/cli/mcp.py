@@ -65,13 +65,19 @@ def mcp(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cuda, mps or cpu.")] = "auto",
     memory: Annotated[Memory, typer.Option(help="keep (models stay on the GPU) or offload.")] = Memory.keep,
+    tools: Annotated[
+        str | None, typer.Option("--tools", help="Serve only these tools (comma-separated names).")
+    ] = None,
+    exclude_tools: Annotated[
+        str | None, typer.Option("--exclude-tools", help="Do not serve these tools (comma-separated).")
+    ] = None,
 ) -> None:
     """Serve the PixWizard tools over MCP. Logs go to stderr; stdout carries the protocol."""
     import anyio
 
     from pixwizard.mcp_server.server import build_server
     from pixwizard.mcp_server.transport import is_loopback, serve_http, serve_stdio
-    from pixwizard.tools import StoreCap, make_context
+    from pixwizard.tools import StoreCap, default_registry, make_context
     from pixwizard.tools.store import parse_age, parse_size
 
     if transport is Transport.streamable_http and token is None and not is_loopback(host):
@@ -79,6 +85,7 @@ def mcp(
             f"--host {host} accepts connections from other machines: set a bearer token with --token or "
             "PIXWIZARD_TOKEN, or bind to 127.0.0.1"
         )
+    registry = default_registry().select(_names(tools), _names(exclude_tools) or None)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     model = chosen_model(model)
     cap = StoreCap(
@@ -96,11 +103,18 @@ def mcp(
         memory=memory.value,
         store_cap=cap,
     )
-    server = build_server(ctx)
+    server = build_server(registry, ctx)
     if transport is Transport.stdio:
         anyio.run(serve_stdio, server)
     else:
         anyio.run(lambda: serve_http(server, host=host, port=port, token=token or None))
+
+
+def _names(text: str | None) -> list[str] | None:
+    """Comma-separated tool names, or None."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def run_app(prog_name: str) -> None:

@@ -42,8 +42,9 @@ EXAMPLES = [
     "pixwizard ground photo.jpg --referring 'the dog' --mode box",
     "pixwizard tools list",
 ]
-SKIPPED_FIELDS = {"image", "wait", "output_dir"}  # -o replaces output_dir; the CLI always waits
-SERVER_ONLY = {"job_status", "job_result", "job_cancel"}  # jobs live in a server process
+SKIPPED_FIELDS = {"image", "output_dir"}  # -o replaces output_dir
+# Jobs live in a server process; plans have their own command (pixwizard agent).
+SERVER_ONLY = {"start_job", "job_status", "job_result", "job_cancel", "plan", "run_plan"}
 
 tools_app = typer.Typer(no_args_is_help=True)
 
@@ -122,7 +123,7 @@ def tools() -> None:
 @tools_app.command("list")
 def list_tools(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List every tool with its description and arguments (type or choices, default, bounds)."""
-    from pixwizard.tools import REGISTRY
+    from pixwizard.tools import default_registry
 
     rows = [
         {
@@ -131,7 +132,7 @@ def list_tools(json_out: Annotated[bool, typer.Option("--json", help="Print JSON
             "arguments": describe_arguments(s),
             "read_only": s.hints.read_only,
         }
-        for s in REGISTRY.values()
+        for s in default_registry()
     ]
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
@@ -147,8 +148,25 @@ def list_tools(json_out: Annotated[bool, typer.Option("--json", help="Print JSON
 # ----------------------------------------------------------------------------------------------------
 
 
+_SCALARS = (str, int, float, bool)
+
+
+def takes_json(annotation: Any) -> bool:
+    """Whether a field is given as JSON on the command line (lists, boxes, objects, unions of those)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(inner) != 1 or takes_json(inner[0])
+    if typing.get_origin(annotation) is typing.Literal:
+        return False
+    if isinstance(annotation, type) and (issubclass(annotation, enum.Enum) or annotation in _SCALARS):
+        return False
+    return True
+
+
 def _cli_type(name: str, annotation: Any) -> Any:
     """A type Typer understands for a field: choices as an enum (shown in help), ``X | None`` as Optional."""
+    if takes_json(annotation):
+        return typing.Optional[str]  # noqa: UP045 (Typer reads Optional); parsed as JSON (`_json_value`)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(annotation) if a is not type(None)]
         return typing.Optional[_cli_type(name, inner[0])]  # noqa: UP045 (Typer reads Optional)
@@ -162,8 +180,13 @@ def _field_parameter(name: str, field) -> inspect.Parameter:
     cli_type = _cli_type(name, field.annotation)
     flag = f"--{name.replace('_', '-')}"
     declaration = f"{flag}/--no-{flag[2:]}" if cli_type is bool else flag
-    option = typer.Option(declaration, help=field.description, **_bounds(field))
+    help_text = field.description or ""
+    if takes_json(field.annotation):
+        help_text += " (JSON, e.g. [10, 20, 110, 120]; plain text is taken as a string)"
+    option = typer.Option(declaration, help=help_text, **_bounds(field))
     default = inspect.Parameter.empty if field.is_required() else _plain(field.default)
+    if takes_json(field.annotation) and not field.is_required():
+        default = None
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[cli_type, option]
     )
@@ -235,7 +258,12 @@ def _run_command(spec, takes_image: bool, kwargs: dict) -> None:
     check_model_name(model)
     images = _expand(kwargs.pop("images") or []) if takes_image else []
     inputs = images or [None]
-    arguments = {name: _plain(value) for name, value in kwargs.items()}
+    fields = spec.input_model.model_fields
+    arguments = {
+        name: _json_value(value) if name in fields and takes_json(fields[name].annotation) else _plain(value)
+        for name, value in kwargs.items()
+        if not (value is None and name in fields and takes_json(fields[name].annotation))
+    }
     # Every argument is checked before any model work: a bad value costs nothing and writes nothing.
     spec.input_model.model_validate(dict(arguments, **({"image": inputs[0]} if inputs[0] else {})))
     missing = {image for image in images if _missing_file(image)}
@@ -256,6 +284,14 @@ def _run_command(spec, takes_image: bool, kwargs: dict) -> None:
         raise typer.Exit(code=1)
 
 
+def _json_value(text: str) -> Any:
+    """A JSON option's value: parsed when it is JSON, else the text itself (e.g. where='top left')."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
 def _missing_file(reference: str) -> bool:
     """A reference meant as a local file (not an id or a URI) that does not exist: known before any work."""
     return not re.match(r"^(img_|[a-z][a-z0-9+.-]*:)", reference) and not os.path.lexists(reference)
@@ -265,8 +301,9 @@ def _run_each(spec, ctx, arguments: dict, inputs: list, missing: set, folder) ->
     """Run the tool on every input; a failing input becomes ``{"input", "error"}`` and the rest go on."""
     from pixwizard.cli._outputs import result_files
     from pixwizard.cli._progress import progress_reporter
-    from pixwizard.tools import ToolError, invoke
+    from pixwizard.tools import ToolError, default_registry, invoke
 
+    registry = default_registry()
     results = []
     with progress_reporter() as start:
         for image in inputs:
@@ -274,7 +311,7 @@ def _run_each(spec, ctx, arguments: dict, inputs: list, missing: set, folder) ->
             try:
                 if image in missing:
                     raise ToolError(f"{image} does not exist")
-                out = invoke(spec, args, ctx, start(f"{spec.name} {image or ''}".strip()))
+                out = invoke(spec, args, ctx, start(f"{spec.name} {image or ''}".strip()), registry=registry)
                 result = out.model_dump(mode="json")
                 if folder is not None:
                     written = folder.write(_file_stem(spec, arguments, image, result), result_files(result))
@@ -312,9 +349,9 @@ def _print_results(spec, results: list[dict], json_out: bool) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``tools list`` and a command per tool to the main app."""
-    from pixwizard.tools import REGISTRY
+    from pixwizard.tools import default_registry
 
     app.add_typer(tools_app, name="tools", rich_help_panel="Tools")
-    for spec in REGISTRY.values():
+    for spec in default_registry():
         if spec.name not in SERVER_ONLY:
             app.command(spec.name, rich_help_panel="Tools")(make_command(spec))
