@@ -41,4 +41,13 @@ def plan_schema_json() -> str:
     return json.dumps(Plan.model_json_schema(), indent=2)
 
 
-__all__ = ["PLAN_SCHEMA_URI", "Plan", "PlanError", "Question", "Step", "parse_ref", "plan_schema_json", "register"]
+__all__ = [
+    "PLAN_SCHEMA_URI",
+    "Plan",
+    "PlanError",
+    "Question",
+    "Step",
+    "parse_ref",
+    "plan_schema_json",
+    "register",
+]

@@ -64,6 +64,7 @@ class Ref:
 
     @property
     def is_input(self) -> bool:
+        """Whether it refers to an input image."""
         return self.source == "input"
 
     @property

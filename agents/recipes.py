@@ -106,7 +106,7 @@ class RestoreThenArgs(Generation):
     image: str = ImageRef
     problems: list[Restoration] | Literal["auto"] = Field(
         "auto",
-        description="Restorations to run in order, or 'auto' to measure noise, blur, low light and haze first.",
+        description="Restorations to run in order, or 'auto' to measure noise, blur, low light and haze.",
     )
     then: Literal["depth", "segment", "ground", "normal", "canny", "hed", "sketch", "lineart", "pose"] = (
         Field(description="The analysis to run on the restored image.")
@@ -339,7 +339,17 @@ def replace_object(args: ReplaceArgs, ctx: ToolContext, progress=None, cancel=No
         warning = f"'{args.target}' was not found; the image is unchanged"
         return _finish(ctx, input_id, input_id, None, None, False, steps, None, [warning])
     final, verification, warnings = _edit_region(
-        ctx, args, input_id, region_id, object_id, args.replacement, args.replacement, True, steps, progress, cancel
+        ctx,
+        args,
+        input_id,
+        region_id,
+        object_id,
+        args.replacement,
+        args.replacement,
+        True,
+        steps,
+        progress,
+        cancel,
     )
     return _finish(ctx, input_id, final, region_id, box, True, steps, verification, warnings)
 
@@ -411,7 +421,7 @@ def _beside(anchor: Box, relation: str, size: tuple[int, int]) -> Box:
 
 
 def add_object(args: AddArgs, ctx: ToolContext, progress=None, cancel=None) -> RecipeOutput:
-    """Find the region (a box, a mask, or words), inpaint the object there, composite, and check it is there."""
+    """Find the region (a box, a mask or words), inpaint the object there, composite, check it is there."""
     input_id = _input_id(ctx, args.image)
     size = ctx.store.load(input_id).image.size
     steps: list[Intermediate] = []

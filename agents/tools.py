@@ -6,6 +6,7 @@ them without `pixwizard.tools` importing this package.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pixwizard.tools.catalog import (
@@ -255,7 +256,7 @@ def history(args: HistoryArgs, ctx: ToolContext, progress=None, cancel=None) -> 
     loaded = ctx.store.load(args.image)
     if loaded.id is None:
         raise ToolError("this image is not in the store, so it has no history; pass an id a tool returned")
-    steps, queue, seen = [], [loaded.id], set()
+    steps, queue, seen, calls = [], [loaded.id], set(), set()
     while queue and len(steps) < args.depth:
         image_id = queue.pop(0)
         if image_id in seen:
@@ -266,6 +267,11 @@ def history(args: HistoryArgs, ctx: ToolContext, progress=None, cancel=None) -> 
         except ToolError:
             continue
         prov = stored.meta.get("provenance") or {}
+        queue.extend(stored.parents)
+        call = json.dumps(prov, sort_keys=True) if prov else image_id
+        if call in calls:
+            continue  # another image of the same call (a depth map's grey view, a ground mask)
+        calls.add(call)
         steps.append(
             HistoryStep(
                 image=image_id,
@@ -279,7 +285,6 @@ def history(args: HistoryArgs, ctx: ToolContext, progress=None, cancel=None) -> 
                 source=stored.meta.get("source") if stored.meta.get("input") else None,
             )
         )
-        queue.extend(stored.parents)
     return HistoryOutput(image=loaded.id, steps=steps)
 
 

@@ -55,7 +55,8 @@ def validate_plan(plan: Plan | dict, registry: Registry, inputs: int = 1) -> Pla
             continue
         if step.tool not in registry:
             problems.append(
-                f"step {step.id}: unknown tool {step.tool!r}; expected one of: {', '.join(_plannable(registry))}"
+                f"step {step.id}: unknown tool {step.tool!r}; "
+                f"expected one of: {', '.join(_plannable(registry))}"
             )
             continue
         spec = registry.get(step.tool)

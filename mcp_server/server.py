@@ -50,7 +50,6 @@ INSTRUCTIONS = (
 )
 
 
-
 def _result(output: BaseModel, ctx: ToolContext, preview_bytes: int) -> CallToolResult:
     """The MCP result of a tool output (reads and encodes files: call it off the event loop)."""
     content: list = [TextContent(text=output.model_dump_json())]
@@ -233,7 +232,8 @@ _PROMPTS = {
     ),
     "restore_then": (
         "Restore a damaged photo, then analyse it.",
-        "Call the restore_then tool on {image} with problems='auto' (or the problems you see) and then='{then}'.",
+        "Call the restore_then tool on {image} with problems='auto' (or the problems you see) and "
+        "then='{then}'.",
     ),
 }
 

@@ -18,8 +18,8 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import ValidationError
 
 from .catalog import ToolContext, invoke
-from .registry import Registry, default_registry
 from .preview import preview_png
+from .registry import Registry, default_registry
 from .spec import ToolError, ToolSpec, validation_message
 
 logger = logging.getLogger(__name__)

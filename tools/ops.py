@@ -232,7 +232,8 @@ def resize(args: ResizeArgs, ctx: ToolContext, progress=None, cancel=None) -> Op
         target = (args.width or round(w * args.height / h), args.height or round(h * args.width / w))
     if target[0] * target[1] > ctx.store.limits.max_pixels:
         raise ToolError(
-            f"resizing to {target[0]}x{target[1]} exceeds the {ctx.store.limits.max_pixels / 1e6:.3g} MP limit"
+            f"resizing to {target[0]}x{target[1]} exceeds the "
+            f"{ctx.store.limits.max_pixels / 1e6:.3g} MP limit"
         )
     image = _pixels(lambda: imageops.resize(source, width=args.width, height=args.height, scale=args.scale))
     return _store(ctx, args, loaded, image, started)

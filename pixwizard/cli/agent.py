@@ -119,7 +119,11 @@ def _run(plan, images, registry, ctx, resume, json_out) -> None:
     with progress_reporter() as start:
         report = start("plan")
         run = execute(
-            plan, registry, ctx, images, progress=lambda done, total: report(round(done * 10), int(total) * 10),
+            plan,
+            registry,
+            ctx,
+            images,
+            progress=lambda done, total: report(round(done * 10), int(total) * 10),
             resume=resume,
         )
     steps = [

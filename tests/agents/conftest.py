@@ -45,7 +45,9 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def ctx(workspace):
-    return make_context("tiny-random", store_dir=workspace / "store", allow_dirs=[workspace / "in"], device="cpu")
+    return make_context(
+        "tiny-random", store_dir=workspace / "store", allow_dirs=[workspace / "in"], device="cpu"
+    )
 
 
 @pytest.fixture(scope="session")

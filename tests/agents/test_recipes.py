@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 from pixwizard.tools import invoke
 
-
 K = None  # the kit fixture (conftest helpers), set for every test
 
 
@@ -51,7 +50,9 @@ def test_remove_found_and_verified_keeps_every_outside_pixel(ctx, registry, scri
     path = workspace / "in" / f"scene_{w}x{h}.png"
     K.scene(w, h, box).save(path)
     pipe = scripted(remover(good_seeds={0}))
-    out = invoke(registry.get("remove_object"), {"image": str(path), "target": "the red car", "steps": 2}, ctx)
+    out = invoke(
+        registry.get("remove_object"), {"image": str(path), "target": "the red car", "steps": 2}, ctx
+    )
     assert out.found and out.edited
     assert out.verification.passed and out.verification.attempts == 1 and out.verification.seeds == [0]
     assert out.verification.score < out.verification.threshold
@@ -92,7 +93,9 @@ def test_replace_verifies_the_replacement_is_there(ctx, registry, scripted, work
         if task == "ground_mask":  # finds red things, and blue things once they exist ("a blue boat")
             a = np.asarray(image.convert("RGB")).astype(int)
             blueish = (a[..., 2] > 150) & (a[..., 0] < 80)
-            return K.red_mask(image) if not blueish.any() else Image.fromarray((blueish * 255).astype(np.uint8))
+            return (
+                K.red_mask(image) if not blueish.any() else Image.fromarray((blueish * 255).astype(np.uint8))
+            )
         if task == "inpaint":
             return K.fill_hole(image, blue if seed == 3 else K.BACKGROUND)
         return None
@@ -121,7 +124,9 @@ def test_add_object_in_a_box_words_or_beside_an_anchor(ctx, registry, scripted, 
 
     scripted(script)
     photo = str(workspace / "in" / "photo.png")
-    out = invoke(registry.get("add_object"), {"image": photo, "what": "a gold star", "where": where, "steps": 2}, ctx)
+    out = invoke(
+        registry.get("add_object"), {"image": photo, "what": "a gold star", "where": where, "steps": 2}, ctx
+    )
     assert out.found and out.verification.passed
     _outside_unchanged(ctx, np.asarray(Image.open(photo).convert("RGB")), out)
     x0, y0, x1, y1 = out.box
@@ -139,12 +144,17 @@ def test_remove_with_nothing_found_leaves_the_image_and_says_so(ctx, registry):
 
 def test_restore_then_auto_measures_and_reports(ctx, registry, workspace):
     rng = np.random.default_rng(0)
-    noisy = np.clip(np.asarray(K.scene(64, 48, (20, 12, 40, 30))).astype(float) + rng.normal(0, 30, (48, 64, 3)), 0, 255)
+    noisy = np.clip(
+        np.asarray(K.scene(64, 48, (20, 12, 40, 30))).astype(float) + rng.normal(0, 30, (48, 64, 3)), 0, 255
+    )
     path = workspace / "in" / "noisy.png"
     Image.fromarray(noisy.astype(np.uint8)).save(path)
-    out = invoke(registry.get("restore_then"), {"image": str(path), "problems": "auto", "then": "depth", "steps": 2}, ctx)
+    out = invoke(
+        registry.get("restore_then"),
+        {"image": str(path), "problems": "auto", "then": "depth", "steps": 2},
+        ctx,
+    )
     assert "denoise" in out.problems
     assert {m["problem"] for m in out.measurements} >= {"denoise", "deblur", "lowlight", "dehaze"}
     assert len(out.restored) == len(out.problems) and out.analysis_image is not None
     assert out.analysis["provenance"]["tool"] == "depth"
-
