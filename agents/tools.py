@@ -247,7 +247,7 @@ class HistoryStep(BaseModel):
 class HistoryOutput(BaseModel):
     """The steps that led to an image, the image's own first, then its ancestors."""
 
-    image: str
+    image_id: str = Field(description="The image whose history this is.")
     steps: list[HistoryStep]
 
 
@@ -285,7 +285,7 @@ def history(args: HistoryArgs, ctx: ToolContext, progress=None, cancel=None) -> 
                 source=stored.meta.get("source") if stored.meta.get("input") else None,
             )
         )
-    return HistoryOutput(image=loaded.id, steps=steps)
+    return HistoryOutput(image_id=loaded.id, steps=steps)
 
 
 class RegenerateArgs(_Args):

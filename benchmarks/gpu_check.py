@@ -121,16 +121,17 @@ def seeded_tool(device: torch.device) -> dict:
     """The ``restore`` tool on ``device`` with seeds 0, 0 and 1: the first two results are identical."""
     import numpy as np
     from PIL import Image
-    from pixwizard.tools import REGISTRY, invoke, make_context
+    from pixwizard.tools import default_registry, invoke, make_context
 
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "photo.png"
         _photo().save(photo)
         ctx = make_context("tiny-random", device=device.type, store_dir=Path(tmp) / "store", any_path=True)
+        restore = default_registry().get("restore")
         pixels = []
         for seed in (0, 0, 1):
             args = {"image": str(photo), "problem": "derain", "seed": seed, "steps": 6}
-            result = invoke(REGISTRY["restore"], args, ctx)
+            result = invoke(restore, args, ctx)
             pixels.append(np.asarray(Image.open(result.image.path)))
     reproduced, changes = bool(np.array_equal(pixels[0], pixels[1])), not np.array_equal(pixels[0], pixels[2])
     ok = reproduced and changes

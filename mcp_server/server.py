@@ -29,6 +29,7 @@ from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pixwizard.tools import Registry, ToolContext, ToolError, ToolSpec, invoke
 from pixwizard.tools.preview import preview_png
+from pixwizard.tools.schemas import ImageOut
 from pixwizard.tools.spec import validation_message
 from pydantic import BaseModel, ValidationError
 
@@ -54,7 +55,7 @@ def _result(output: BaseModel, ctx: ToolContext, preview_bytes: int) -> CallTool
     """The MCP result of a tool output (reads and encodes files: call it off the event loop)."""
     content: list = [TextContent(text=output.model_dump_json())]
     image = getattr(output, "image", None)
-    if image is not None:
+    if isinstance(image, ImageOut):
         data = ctx.store.read_bytes(image.id)
         content.append(
             ImageContent(

@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("convert-checkpoint", "parity"):
+    for command in ("convert-checkpoint", "parity", "mcp", "agent"):
         assert command in result.output
 
 
@@ -42,6 +42,23 @@ def test_parity_command_on_a_bad_folder_is_one_line(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "not a parity folder" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_agent_command_plans_without_a_model(tmp_path):
+    import json
+
+    schema = runner.invoke(app, ["agent", "--schema"])
+    assert schema.exit_code == 0 and "steps" in json.loads(schema.stdout)["properties"]
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"")  # a dry run reads no image
+    result = runner.invoke(
+        app,
+        ["agent", "denoise it, then estimate depth", "--image", str(photo), "--dry-run", "--json"]
+        + ["--store", str(tmp_path / "store")],
+    )
+    assert result.exit_code == 0, result.output
+    planned = json.loads(result.stdout)
+    assert [s["tool"] for s in planned["steps"]] == ["restore", "depth"] and planned["model_calls"] == 2
 
 
 def test_console_script_and_module_entry_points():

@@ -163,12 +163,13 @@ def _latent_of(pipe, **kw):
 @pytest.mark.gpu
 def test_seeded_tool_call_on_cuda(tmp_path):
     from PIL import Image
-    from pixwizard.tools import REGISTRY, invoke, make_context
+    from pixwizard.tools import default_registry, invoke, make_context
 
     photo = tmp_path / "photo.png"
     Image.radial_gradient("L").resize((80, 60)).convert("RGB").save(photo)
     ctx = make_context("tiny-random", device="cuda", store_dir=tmp_path / "store", any_path=True)
     args = {"image": str(photo), "problem": "derain", "seed": 0, "steps": 6}
-    first, again = (invoke(REGISTRY["restore"], args, ctx) for _ in range(2))
+    restore = default_registry().get("restore")
+    first, again = (invoke(restore, args, ctx) for _ in range(2))
     pixels = [np.asarray(Image.open(result.image.path)) for result in (first, again)]
     assert np.array_equal(*pixels)

@@ -384,16 +384,14 @@ def annotate(args: AnnotateArgs, ctx: ToolContext, progress: Progress = None, ca
     (loaded,) = _inputs(ctx, args, args.image)
     run = _run(ctx, args, args.kind.value, loaded, progress, cancel)
     result = run.result
-    extra = {}
+    extra = {"edge_density": None, "mean_normal": None, "npy_path": None}
     if args.kind.value == "normal":
         npy = io.BytesIO()
         np.save(npy, result.normals.astype(np.float32))
-        extra = {
-            "mean_normal": result.mean_normal,
-            "npy_path": str(ctx.store.put_file(run.stored.id, "normals.npy", npy.getvalue())),
-        }
+        extra["mean_normal"] = result.mean_normal
+        extra["npy_path"] = str(ctx.store.put_file(run.stored.id, "normals.npy", npy.getvalue()))
     else:
-        extra = {"edge_density": result.edge_density}
+        extra["edge_density"] = result.edge_density
     return AnnotateOutput(**extra, **_common(run))
 
 

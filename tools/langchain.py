@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .catalog import ToolContext, invoke
 from .preview import preview_png
 from .registry import Registry, default_registry
+from .schemas import ImageOut
 from .spec import ToolError, ToolSpec, validation_message
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def _preview_block(ctx: ToolContext, output, max_bytes: int) -> dict | None:
     from langchain_core.messages.content import create_image_block
 
     image = getattr(output, "image", None)
-    if image is None:
+    if not isinstance(image, ImageOut):
         return None
     data = preview_png(ctx.store.read_bytes(image.id), max_bytes)
     return create_image_block(base64=base64.b64encode(data).decode(), mime_type="image/png")
@@ -99,6 +100,8 @@ def get_tools(
     Returns:
         ``StructuredTool`` objects.
     """
+    if ctx is not None and context_options:
+        raise TypeError(f"get_tools got a ctx and context options {sorted(context_options)}: give one of them")
     if ctx is None:
         from . import make_context
 

@@ -97,7 +97,7 @@ def describe_arguments(spec) -> list[dict]:
     for name, field in sorted(fields.items(), key=lambda item: not item[1].is_required()):
         row = {"name": name, "type": _type_text(field.annotation), "required": field.is_required()}
         if not field.is_required():
-            row["default"] = _plain(field.default)
+            row["default"] = _plain(field.get_default(call_default_factory=True))
         row.update(_bounds(field))
         row["description"] = field.description or ""
         rows.append(row)
@@ -342,7 +342,7 @@ def _print_results(spec, results: list[dict], json_out: bool) -> None:
     for result in results:
         if "error" in result:
             continue
-        stored = result.get("image") or {}
+        stored = result.get("image") if isinstance(result.get("image"), dict) else {}
         target = ", ".join(result.get("written") or []) or stored.get("path") or json.dumps(result)
         typer.echo(f"{result.get('input') or spec.name} -> {target}")
 

@@ -45,7 +45,10 @@ class Flipper:
 
     ``folder.real`` and ``folder.link`` hold the two while they are not in place. ``flips`` counts completed
     swaps and ends with ``"done"`` when the thread stopped cleanly (a crashed flipper would test nothing).
+    A loop of fast attempts uses `racing`, so it goes on until the folder has really flipped under it.
     """
+
+    MIN_FLIPS = 20
 
     def __init__(self, folder, outside):
         import os
@@ -78,10 +81,23 @@ class Flipper:
         self._thread.start()
         return self
 
+    def racing(self, attempts: int, timeout: float = 60.0):
+        """Attempt numbers: at least ``attempts``, then on until more than `MIN_FLIPS` swaps have happened.
+
+        Refused attempts can be quicker than a swap, so a fixed count alone may end before the race began.
+        """
+        import time
+
+        deadline = time.monotonic() + timeout
+        i = 0
+        while i < attempts or (len(self.flips) <= self.MIN_FLIPS and time.monotonic() < deadline):
+            yield i
+            i += 1
+
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        assert self.flips[-1] == "done" and len(self.flips) > 20, self.flips[-3:]
+        assert self.flips[-1] == "done" and len(self.flips) > self.MIN_FLIPS, self.flips[-3:]
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ import threading
 import time
 
 import pytest
-from pixwizard.tools import REGISTRY, ToolError, fsafe, invoke
+from pixwizard.tools import ToolError, default_registry, fsafe, invoke
+
+TOOLS = default_registry()
 
 
 def _describe(ctx, path):
-    return invoke(REGISTRY["describe_image"], {"image": str(path)}, ctx)
+    return invoke(TOOLS.get("describe_image"), {"image": str(path)}, ctx)
 
 
 def _swap_to_link(folder, target):
@@ -163,8 +165,8 @@ def test_write_race_stress_loop(ctx, workspace, flipper):
     sub = workspace / "out" / "sub"
     sub.mkdir()
     written = 0
-    with flipper(sub, workspace / "secret"):
-        for _ in range(200):
+    with flipper(sub, workspace / "secret") as flips:
+        for _ in flips.racing(200):
             try:
                 ctx.store.export(stored, sub)
                 written += 1
@@ -178,7 +180,7 @@ def test_a_refused_output_folder_costs_nothing(ctx, workspace):
     for folder in (workspace / "secret", workspace / "out" / ".." / "secret", "/etc/pixwizard"):
         with pytest.raises(ToolError, match="outside the allowed output folders"):
             invoke(
-                REGISTRY["depth"],
+                TOOLS.get("depth"),
                 {"image": str(workspace / "in" / "photo.png"), "steps": 2, "output_dir": str(folder)},
                 ctx,
             )
@@ -188,7 +190,7 @@ def test_a_refused_output_folder_costs_nothing(ctx, workspace):
 
 def test_an_output_folder_may_be_created_inside_an_allowed_one(ctx, workspace):
     out = invoke(
-        REGISTRY["depth"],
+        TOOLS.get("depth"),
         {
             "image": str(workspace / "in" / "photo.png"),
             "steps": 2,

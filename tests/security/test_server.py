@@ -19,8 +19,10 @@ import pytest
 from mcp import Client
 from pixwizard.mcp_server.server import build_server
 from pixwizard.mcp_server.transport import BoundedLines, Guard, http_app
+from pixwizard.tools import default_registry
 
 pytestmark = pytest.mark.anyio
+TOOLS = default_registry()
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -46,7 +48,7 @@ def _ico_bomb(side: int = 13_000) -> bytes:
 
 async def test_unknown_and_invalid_arguments_are_refused_in_one_line(ctx, workspace):
     photo = str(workspace / "in" / "photo.png")
-    async with Client(build_server(ctx)) as client:
+    async with Client(build_server(TOOLS, ctx)) as client:
         unknown = await client.call_tool("depth", {"image": photo, "stepz": 2})
         assert unknown.is_error and "unknown argument stepz" in unknown.content[0].text
         bad = await client.call_tool("ground", {"image": photo, "referring": "x", "mode": "sideways"})
@@ -58,10 +60,10 @@ async def test_unknown_and_invalid_arguments_are_refused_in_one_line(ctx, worksp
 
 
 async def test_each_session_sees_only_its_own_jobs(ctx, workspace):
-    server = build_server(ctx)
+    server = build_server(TOOLS, ctx)
     photo = str(workspace / "in" / "photo.png")
     async with Client(server, mode="legacy") as alice, Client(server, mode="legacy") as bob:
-        queued = await alice.call_tool("depth", {"image": photo, "steps": 2, "wait": False})
+        queued = await alice.call_tool("start_job", {"tool": "depth", "args": {"image": photo, "steps": 2}})
         job_id = queued.structured_content["job_id"]
         seen_by_bob = json.loads((await bob.read_resource("pixwizard://status")).contents[0].text)
         seen_by_alice = json.loads((await alice.read_resource("pixwizard://status")).contents[0].text)
@@ -79,7 +81,7 @@ async def test_status_answers_while_a_2048_result_is_being_prepared(ctx):
     The in-process client shares the server's event loop, so a probe cannot even start while the loop is
     blocked: timing it from its scheduled moment is what shows a block (the old preview blocked it ~46 s).
     """
-    server = build_server(ctx)
+    server = build_server(TOOLS, ctx)
     probes, done = [], anyio.Event()
     async with Client(server) as worker, Client(server) as watcher:
         # Load the model first, so the probes measure the large call and not the first load.
@@ -122,7 +124,7 @@ async def test_six_concurrent_hostile_inputs_stay_within_500_mb(ctx, workspace):
         (workspace / "in" / name).write_bytes(data)
     os.mkfifo(workspace / "in" / "pipe.png")
     names = [*inputs, "pipe.png"]
-    server = build_server(ctx)
+    server = build_server(TOOLS, ctx)
     peak, stop = [0], threading.Event()
 
     def sample():
@@ -282,7 +284,7 @@ async def _ok(scope, receive, send):
 
 
 async def test_a_token_is_required_when_one_is_set(ctx):
-    assert isinstance(http_app(build_server(ctx), host="0.0.0.0", token="s3cret"), Guard)
+    assert isinstance(http_app(build_server(TOOLS, ctx), host="0.0.0.0", token="s3cret"), Guard)
     app = Guard(_ok, token="s3cret", limit=2**20)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):

@@ -8,15 +8,17 @@ import anyio
 import pytest
 from mcp import Client
 from pixwizard.mcp_server.server import build_server
+from pixwizard.tools import default_registry
 from pixwizard.tools.langchain import get_tools
 
 ATTEMPTS = 200
+TOOLS = default_registry()
 
 
 @pytest.mark.anyio
 async def test_mcp_read_races(ctx, workspace, flipper):
     leaks = answered = 0
-    async with Client(build_server(ctx)) as client:
+    async with Client(build_server(TOOLS, ctx)) as client:
         with flipper(workspace / "in" / "sub", workspace / "secret"):
             for _ in range(ATTEMPTS):
                 with anyio.fail_after(20):
@@ -34,7 +36,7 @@ async def test_mcp_write_races(ctx, workspace, flipper):
     """``output_dir`` swapped for a link to the secret folder while results are exported."""
     out = workspace / "out" / "sub"
     out.mkdir()
-    async with Client(build_server(ctx)) as client:
+    async with Client(build_server(TOOLS, ctx)) as client:
         with flipper(out, workspace / "secret"):
             for i in range(ATTEMPTS // 10):  # each call runs the model: fewer calls, each racing its export
                 with anyio.fail_after(60):
@@ -54,8 +56,8 @@ async def test_mcp_write_races(ctx, workspace, flipper):
     stored = ctx.store.put(Image.new("RGB", (8, 8)))
     again = workspace / "out" / "again"
     again.mkdir()
-    with flipper(again, workspace / "secret"):
-        for _ in range(ATTEMPTS):  # the export step alone, 200 times
+    with flipper(again, workspace / "secret") as flips:
+        for _ in flips.racing(ATTEMPTS):  # the export step alone, 200 times at least
             try:
                 ctx.store.export(stored, again)
             except ToolError:  # refused (a race seen mid-walk), or the name is taken: fine, never outside
@@ -64,7 +66,7 @@ async def test_mcp_write_races(ctx, workspace, flipper):
 
 
 def test_langchain_read_races(ctx, workspace, flipper):
-    tool = get_tools(ctx, names=["describe_image"])[0]
+    tool = get_tools(ctx, include=["describe_image"])[0]
     leaks = 0
     with flipper(workspace / "in" / "sub", workspace / "secret"):
         for i in range(ATTEMPTS):
@@ -85,11 +87,11 @@ def test_langchain_read_races(ctx, workspace, flipper):
 async def test_fifos_never_hang_a_surface(ctx, workspace):
     os.mkfifo(workspace / "in" / "pipe.png")
     fifo = str(workspace / "in" / "pipe.png")
-    async with Client(build_server(ctx)) as client:
+    async with Client(build_server(TOOLS, ctx)) as client:
         with anyio.fail_after(20):
             result = await client.call_tool("depth", {"image": fifo, "steps": 2})
         assert result.is_error and "not a regular file" in result.content[0].text
-    message = get_tools(ctx, names=["depth"])[0].invoke(
+    message = get_tools(ctx, include=["depth"])[0].invoke(
         {"name": "depth", "args": {"image": fifo, "steps": 2}, "id": "c", "type": "tool_call"}
     )
     assert message.status == "error" and "not a regular file" in message.content
@@ -103,7 +105,7 @@ async def test_fifos_never_hang_a_surface(ctx, workspace):
 
 def test_unknown_arguments_are_refused_on_every_face(ctx, workspace):
     photo = str(workspace / "in" / "photo.png")
-    message = get_tools(ctx, names=["depth"])[0].invoke(
+    message = get_tools(ctx, include=["depth"])[0].invoke(
         {"name": "depth", "args": {"image": photo, "stepz": 2}, "id": "c", "type": "tool_call"}
     )
     assert message.status == "error" and "unknown argument stepz" in message.content
@@ -126,8 +128,8 @@ def test_cli_output_folder_races(workspace, flipper):
     out.mkdir()
     source = ResultFile(workspace / "in" / "photo.png", "")
     written = 0
-    with flipper(out, workspace / "secret"):
-        for _ in range(ATTEMPTS):
+    with flipper(out, workspace / "secret") as flips:
+        for _ in flips.racing(ATTEMPTS):
             try:
                 with OutputFolder(out) as folder:
                     written += len(folder.write("photo_depth", [source]))

@@ -59,7 +59,7 @@ TOOL_CALLS = {
 
 @pytest.fixture
 def tool_calls():
-    """Extra arguments that make each generating tool's call valid (besides image and steps)."""
+    """Extra arguments that make each one-call model tool's call valid (besides image and steps)."""
     return TOOL_CALLS
 
 

@@ -6,16 +6,25 @@ import json
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from pixwizard.tools import REGISTRY
+from pixwizard.tools import default_registry
 from pixwizard.tools.langchain import get_tools
 
 
 def test_tools_mirror_the_registry(ctx):
+    registry = default_registry()
     tools = get_tools(ctx)
-    assert [t.name for t in tools] == list(REGISTRY)
+    assert [t.name for t in tools] == registry.names
     for tool in tools:
-        assert tool.args_schema is REGISTRY[tool.name].input_model
+        assert tool.args_schema is registry.get(tool.name).input_model
         assert tool.response_format == "content_and_artifact"
+
+
+def test_a_selection_of_the_registry(ctx):
+    registry = default_registry()
+    assert [t.name for t in get_tools(ctx, include=["depth", "crop"])] == ["depth", "crop"]
+    assert [t.name for t in get_tools(ctx, registry=registry.select(["depth", "crop"]))] == ["depth", "crop"]
+    rest = [t.name for t in get_tools(ctx, exclude=["start_job", "run_plan"])]
+    assert rest == [name for name in registry.names if name not in ("start_job", "run_plan")]
 
 
 def test_a_scripted_agent_chains_two_tools(ctx, workspace):
@@ -70,7 +79,7 @@ def test_a_scripted_agent_chains_two_tools(ctx, workspace):
 
 
 def test_tool_errors_come_back_as_error_messages(ctx):
-    tool = get_tools(ctx, names=["depth"])[0]
+    tool = get_tools(ctx, include=["depth"])[0]
     call = {"name": "depth", "args": {"image": "/etc/hostname"}, "id": "call_x", "type": "tool_call"}
     message = tool.invoke(call)
     assert message.status == "error" and "outside the allowed folders" in message.content
@@ -100,7 +109,7 @@ def test_results_can_carry_a_preview_for_multimodal_models(ctx, workspace):
 
     from PIL import Image
 
-    tool = get_tools(ctx, names=["depth"], image_content=True, preview_bytes=4000)[0]
+    tool = get_tools(ctx, include=["depth"], image_content=True, preview_bytes=4000)[0]
     call = {"name": "depth", "args": {"image": str(workspace / "in" / "photo.png"), "steps": 2}}
     message = tool.invoke(call | {"id": "call_1", "type": "tool_call"})
     text, image = message.content
@@ -110,5 +119,20 @@ def test_results_can_carry_a_preview_for_multimodal_models(ctx, workspace):
     data = base64.b64decode(image["base64"])
     assert image["type"] == "image" and image["mime_type"] == "image/png" and len(data) <= 4000
     assert Image.open(io.BytesIO(data)).size[0] <= 80
-    plain = get_tools(ctx, names=["depth"])[0].invoke(call | {"id": "call_2", "type": "tool_call"})
+    plain = get_tools(ctx, include=["depth"])[0].invoke(call | {"id": "call_2", "type": "tool_call"})
     assert isinstance(plain.content, str)
+
+
+def test_a_background_job_through_the_tools(ctx, workspace):
+    args = {"tool": "depth", "args": {"image": str(workspace / "in" / "photo.png"), "steps": 2}}
+    (jobs_only,) = get_tools(ctx, include=["start_job"])  # start_job runs only the tools it is offered with
+    refused = jobs_only.invoke({"name": "start_job", "args": args, "id": "c0", "type": "tool_call"})
+    assert refused.status == "error" and "unknown tool 'depth'" in refused.content
+    tools = {t.name: t for t in get_tools(ctx, include=["depth", "start_job", "job_result"])}
+    started = tools["start_job"].invoke({"name": "start_job", "args": args, "id": "c1", "type": "tool_call"})
+    assert started.status == "success" and started.artifact["tool"] == "depth"
+    job_id = started.artifact["job_id"]
+    ctx.backend.job(job_id).future.result(timeout=60)
+    call = {"name": "job_result", "args": {"job_id": job_id}, "id": "c2", "type": "tool_call"}
+    done = tools["job_result"].invoke(call)
+    assert done.artifact["status"] == "done" and done.artifact["result"]["stats"]["max"] <= 1

@@ -1,4 +1,4 @@
-"""The MCP server in process: schemas, every tool, resources, refusals, concurrency, progress, jobs."""
+"""The MCP server in process: schemas, every tool, resources, refusals, concurrency, progress, jobs, plans."""
 
 from __future__ import annotations
 
@@ -12,17 +12,24 @@ import pytest
 from mcp import Client
 from PIL import Image
 from pixwizard.mcp_server.server import DEFAULT_PREVIEW_BYTES, build_server
-from pixwizard.tools import REGISTRY
+from pixwizard.tools import default_registry
 
 pytestmark = pytest.mark.anyio
 
-GENERATING = [name for name, spec in REGISTRY.items() if spec.generates]
+TOOLS = default_registry()
+MODEL_TOOLS = ["restore", "ground", "segment", "depth", "edit", "control_generate", "inpaint", "outpaint"]
+MODEL_TOOLS += ["text_to_image", "annotate", "run_instruction"]  # one model call, one stored result each
+
+
+def test_the_model_tools_are_registered_and_have_calls(tool_calls):
+    assert set(MODEL_TOOLS) <= {spec.name for spec in TOOLS if spec.generates}
+    assert set(MODEL_TOOLS) == set(tool_calls)
 
 
 async def test_every_tool_is_listed_with_schemas(ctx):
-    async with Client(build_server(ctx), raise_exceptions=True) as client:
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == set(REGISTRY)
+    assert list(tools) == TOOLS.names
     for name, tool in tools.items():
         assert tool.input_schema["type"] == "object" and tool.output_schema, name
         assert tool.annotations is not None and tool.description
@@ -30,7 +37,7 @@ async def test_every_tool_is_listed_with_schemas(ctx):
     assert "image" in tools["depth"].input_schema["required"]
 
 
-@pytest.mark.parametrize("name", GENERATING)
+@pytest.mark.parametrize("name", MODEL_TOOLS)
 async def test_each_tool_on_a_small_image(ctx, workspace, tool_calls, name):
     photo = str(workspace / "in" / "photo.png")
     args = {"image": photo, "steps": 3, **tool_calls[name]}
@@ -38,7 +45,7 @@ async def test_each_tool_on_a_small_image(ctx, workspace, tool_calls, name):
         args["mask"] = str(workspace / "in" / "mask.png")
     if name == "text_to_image":
         args.pop("image")
-    async with Client(build_server(ctx), raise_exceptions=True) as client:
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
         result = await client.call_tool(name, args)
         assert not result.is_error, result.content[0].text
         out = result.structured_content
@@ -80,7 +87,7 @@ async def test_refusals_are_tool_errors_and_the_server_keeps_serving(ctx, worksp
         "img_0123456789ab": "no stored image",
         "https://example.com/a.png": "network URLs are disabled",
     }
-    async with Client(build_server(ctx)) as client:
+    async with Client(build_server(TOOLS, ctx)) as client:
         for reference, message in cases.items():
             result = await client.call_tool("depth", {"image": reference, "steps": 2})
             assert result.is_error and message in result.content[0].text, (reference, result.content[0].text)
@@ -103,7 +110,7 @@ async def test_root_without_allow_dir_refuses_system_files(tmp_path, monkeypatch
 
     monkeypatch.chdir("/")
     bare = make_context("tiny-random", store_dir=tmp_path / "store", device="cpu")
-    async with Client(build_server(bare)) as client:
+    async with Client(build_server(TOOLS, bare)) as client:
         result = await client.call_tool("describe_image", {"image": "/etc/hostname"})
         assert result.is_error and "outside the allowed folders" in result.content[0].text
         again = await client.call_tool("describe_image", {"image": "etc/hostname"})
@@ -113,7 +120,7 @@ async def test_root_without_allow_dir_refuses_system_files(tmp_path, monkeypatch
 async def test_concurrent_calls_run_one_generation_at_a_time(ctx, workspace):
     photo = str(workspace / "in" / "photo.png")
     results = []
-    async with Client(build_server(ctx), raise_exceptions=True) as client:
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
 
         async def one():
             results.append(
@@ -140,7 +147,7 @@ async def test_progress_notifications(ctx, workspace):
     async def on_progress(progress, total, message):
         seen.append((progress, total))
 
-    async with Client(build_server(ctx), raise_exceptions=True) as client:
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
         await client.call_tool(
             "depth", {"image": str(workspace / "in" / "photo.png"), "steps": 6}, progress_callback=on_progress
         )
@@ -148,20 +155,12 @@ async def test_progress_notifications(ctx, workspace):
     assert [p for p, _ in seen] == sorted({p for p, _ in seen}) and seen[0] == (0, 5) and seen[-1] == (5, 5)
 
 
-async def test_wait_false_job_completes(ctx, workspace):
-    async with Client(build_server(ctx), raise_exceptions=True) as client:
-        queued = (
-            await client.call_tool(
-                "restore",
-                {
-                    "image": str(workspace / "in" / "photo.png"),
-                    "problem": "dehaze",
-                    "steps": 3,
-                    "wait": False,
-                },
-            )
-        ).structured_content
-        assert queued["status"] == "queued" and queued["job_id"] and queued["image"] is None
+async def test_start_job_completes(ctx, workspace):
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
+        args = {"image": str(workspace / "in" / "photo.png"), "problem": "dehaze", "steps": 3}
+        queued = (await client.call_tool("start_job", {"tool": "restore", "args": args})).structured_content
+        assert queued["status"] in ("queued", "running") and queued["job_id"] and queued["tool"] == "restore"
+        assert queued["result"] is None
         for _ in range(200):
             status = (await client.call_tool("job_status", {"job_id": queued["job_id"]})).structured_content
             if status["status"] == "done":
@@ -170,3 +169,81 @@ async def test_wait_false_job_completes(ctx, workspace):
         result = (await client.call_tool("job_result", {"job_id": queued["job_id"]})).structured_content
     assert result["status"] == "done" and result["result"]["image"]["id"].startswith("img_")
     assert ctx.store.get(result["result"]["image"]["id"]).width == 80
+
+
+async def test_start_job_refuses_instant_tools_and_bad_arguments_at_once(ctx, workspace):
+    photo = str(workspace / "in" / "photo.png")
+    async with Client(build_server(TOOLS, ctx)) as client:
+        instant = await client.call_tool("start_job", {"tool": "describe_image", "args": {"image": photo}})
+        assert instant.is_error and "instant" in instant.content[0].text
+        bad = await client.call_tool("start_job", {"tool": "depth", "args": {"image": photo, "steps": 1}})
+        assert bad.is_error and "depth" in bad.content[0].text and "steps" in bad.content[0].text
+        unknown = await client.call_tool("start_job", {"tool": "dept", "args": {}})
+        assert unknown.is_error and "unknown tool" in unknown.content[0].text
+    assert ctx.backend.jobs == {} and ctx.backend.intervals == []
+
+
+async def test_image_operations_over_mcp(ctx, workspace):
+    photo, mask = str(workspace / "in" / "photo.png"), str(workspace / "in" / "mask.png")
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
+        cropped = (
+            await client.call_tool("crop", {"image": photo, "box": [10, 10, 40, 30]})
+        ).structured_content
+        assert (cropped["image"]["width"], cropped["image"]["height"]) == (30, 20)
+        assert cropped["provenance"]["tool"] == "crop" and cropped["provenance"]["model"] is None
+        resource = await client.read_resource(cropped["image"]["uri"])
+        assert Image.open(io.BytesIO(base64.b64decode(resource.contents[0].blob))).size == (30, 20)
+        compared = await client.call_tool("compare", {"a": photo, "b": photo, "mask": mask})
+        assert compared.structured_content["identical"]
+        assert not [c for c in compared.content if c.type == "image"]  # a measurement has no preview
+    assert ctx.backend.intervals == []  # no model call
+
+
+PLAN = {
+    "steps": [
+        {"id": "s1", "tool": "restore", "args": {"image": "$input", "problem": "denoise", "steps": 2}},
+        {"id": "s2", "tool": "depth", "args": {"image": "$s1.image", "steps": 2}},
+    ]
+}
+
+
+async def test_a_plan_over_mcp(ctx, workspace):
+    photo = str(workspace / "in" / "photo.png")
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
+        schema = json.loads((await client.read_resource("pixwizard://plan-schema")).contents[0].text)
+        assert "steps" in schema["properties"]
+        planned = (
+            await client.call_tool("plan", {"request": "denoise it, then estimate depth"})
+        ).structured_content
+        assert [s["tool"] for s in planned["plan"]["steps"]] == ["restore", "depth"]
+        dry = await client.call_tool("run_plan", {"plan": PLAN, "images": [photo], "dry_run": True})
+        assert dry.structured_content["planned_model_calls"] == 2 and dry.structured_content["steps"] == []
+        assert ctx.backend.intervals == []
+        run = (await client.call_tool("run_plan", {"plan": PLAN, "images": [photo]})).structured_content
+        assert run["status"] == "done" and [s["tool"] for s in run["steps"]] == ["restore", "depth"]
+        stored = ctx.store.get(run["image"]["id"]).meta["provenance"]
+        assert (stored["tool"], stored["run_id"], stored["step_id"]) == ("depth", run["run_id"], "s2")
+
+
+async def test_history_over_mcp(ctx, workspace):
+    photo = str(workspace / "in" / "photo.png")
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
+        run = (await client.call_tool("run_plan", {"plan": PLAN, "images": [photo]})).structured_content
+        result = await client.call_tool("history", {"image": run["image"]["id"]})
+        assert not result.is_error, result.content[0].text
+        history = result.structured_content
+        assert {s["step_id"] for s in history["steps"] if s["run_id"] == run["run_id"]} == {"s1", "s2"}
+
+
+async def test_prompts_point_to_the_recipe_tools(ctx):
+    async with Client(build_server(TOOLS, ctx), raise_exceptions=True) as client:
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        assert set(prompts) == {"remove_object", "replace_object", "add_object", "restore_then"}
+        for name, prompt in prompts.items():
+            arguments = {a.name: "img_0123456789ab" if a.name == "image" else "x" for a in prompt.arguments}
+            text = (await client.get_prompt(name, arguments)).messages[0].content.text
+            assert f"the {name} tool" in text and "img_0123456789ab" in text, text
+    only_depth = build_server(TOOLS.select(["depth"]), ctx)
+    async with Client(only_depth, raise_exceptions=True) as client:
+        assert [t.name for t in (await client.list_tools()).tools] == ["depth"]
+        assert (await client.list_prompts()).prompts == []  # no prompt names a tool that is not served
