@@ -101,7 +101,7 @@ def get_tools(
         ``StructuredTool`` objects.
     """
     if ctx is not None and context_options:
-        raise TypeError(f"get_tools got a ctx and context options {sorted(context_options)}: give one of them")
+        raise TypeError(f"get_tools got both a ctx and context options {sorted(context_options)}")
     if ctx is None:
         from . import make_context
 
