@@ -9,7 +9,9 @@ ones again. Progress is reported per plan step: for sampling step k of K inside 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from pydantic import BaseModel, Field
 from .plan import Plan, PlanError, Ref, parse_ref
 from .validate import validate_plan
 
+logger = logging.getLogger(__name__)
 RECORD_VERSION = 1
 Progress = Callable[[float, float], None] | None
 
@@ -121,7 +124,7 @@ def execute(
     counter = [0]
     counting = MODEL_CALLS.set(counter)
     status, failed, error = "done", None, None
-    with ctx.store.pinned(input_ids):
+    with ctx.store.pinned(input_ids), _counting_reset(counting):
         for i, (step, run) in enumerate(zip(plan.steps, steps, strict=True), start=1):
             if run.status == "done":
                 continue
@@ -141,7 +144,10 @@ def execute(
                 args = resolve_args(step.args, outputs, input_ids, image_fields(spec.input_model))
                 run.args = args
                 output = invoke(spec, args, ctx, inner, cancel, registry=registry, step=(run_id, step.id))
-            except ToolError as exc:
+            except Exception as exc:  # a refusal, or a bug deeper down: the run record says which step
+                if not isinstance(exc, ToolError):
+                    logger.exception("plan step %s (%s) failed", step.id, step.tool)
+                    exc = ToolError(f"{type(exc).__name__}: {exc}")
                 cancelled = cancel is not None and cancel.is_set()
                 run.status, run.error = ("cancelled" if cancelled else "failed"), str(exc)
                 status, failed, error = run.status, i, f"step {i} ({step.id}, {step.tool}): {exc}"
@@ -154,7 +160,6 @@ def execute(
             if progress is not None:
                 progress(float(i), float(n))
             _save(ctx, record, steps, "running" if i < n else "done")
-    MODEL_CALLS.reset(counting)
     last = _last_image(steps)
     return RunOutput(
         run_id=run_id,
@@ -167,6 +172,14 @@ def execute(
         model_calls=counter[0],
         lineage=ctx.store.lineage(last.id) if last is not None else [],
     )
+
+
+@contextlib.contextmanager
+def _counting_reset(token):
+    try:
+        yield
+    finally:
+        MODEL_CALLS.reset(token)
 
 
 def resolve_args(args: dict, outputs: dict[str, dict], inputs: list[str], images: list[str]) -> dict:

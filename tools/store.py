@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -438,6 +439,26 @@ class ImageStore:
                 self._remove(row["id"])
             total -= row["bytes"]
             removed.append(row["id"])
+        if older_than_s is not None:
+            removed += self._prune_runs(now - older_than_s, dry_run)
+        return removed
+
+    def _prune_runs(self, before: float, dry_run: bool) -> list[str]:
+        """Remove plan run records last written before ``before`` (epoch seconds). Returns their ids."""
+        removed = []
+        for name in os.listdir(self._fd):
+            run_id = name.removesuffix(".run.json")
+            if not (name.endswith(".run.json") and RUN_ID.match(run_id)):
+                continue
+            try:
+                info = os.stat(name, dir_fd=self._fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if info.st_mtime < before:
+                if not dry_run:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(name, dir_fd=self._fd)
+                removed.append(run_id)
         return removed
 
     def apply_cap(self) -> list[str]:

@@ -166,3 +166,14 @@ def test_dry_run_counts_model_calls_without_calling_the_model(ctx, registry, wor
         registry=registry,
     )
     assert out.planned_model_calls == 7 and out.steps == [] and not ctx.backend.loaded
+
+
+def test_old_run_records_are_pruned_with_old_images(ctx, registry, workspace):
+    import os
+
+    plan = {"steps": [{"id": "a", "tool": "crop", "args": {"image": "$input", "box": [0, 0, 8, 8]}}]}
+    run = execute(plan, registry, ctx, [_photo(workspace)])
+    path = ctx.store.root / f"{run.run_id}.run.json"
+    assert ctx.store.prune(older_than_s=3600) == []
+    os.utime(path, (1, 1))
+    assert run.run_id in ctx.store.prune(older_than_s=3600) and not path.exists()
