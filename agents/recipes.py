@@ -316,8 +316,8 @@ def _bbox(mask: np.ndarray) -> Box | None:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def remove_object(args: RemoveArgs, ctx: ToolContext, progress=None, cancel=None) -> RecipeOutput:
-    """Ground the target, grow its mask, inpaint it away, composite, and check it is gone."""
+def _object_edit(ctx, args, caption: str | None, verify: str, wants_found: bool, progress, cancel):
+    """Ground ``args.target``, fill its grown mask (with ``caption``), composite, verify ``verify``."""
     input_id = _input_id(ctx, args.image)
     steps: list[Intermediate] = []
     found, region_id, object_id, box = _ground_region(ctx, args, input_id, args.target, steps, cancel)
@@ -325,33 +325,19 @@ def remove_object(args: RemoveArgs, ctx: ToolContext, progress=None, cancel=None
         warning = f"'{args.target}' was not found; the image is unchanged"
         return _finish(ctx, input_id, input_id, None, None, False, steps, None, [warning])
     final, verification, warnings = _edit_region(
-        ctx, args, input_id, region_id, object_id, None, args.target, False, steps, progress, cancel
+        ctx, args, input_id, region_id, object_id, caption, verify, wants_found, steps, progress, cancel
     )
     return _finish(ctx, input_id, final, region_id, box, True, steps, verification, warnings)
+
+
+def remove_object(args: RemoveArgs, ctx: ToolContext, progress=None, cancel=None) -> RecipeOutput:
+    """Ground the target, grow its mask, inpaint it away, composite, and check it is gone."""
+    return _object_edit(ctx, args, None, args.target, False, progress, cancel)
 
 
 def replace_object(args: ReplaceArgs, ctx: ToolContext, progress=None, cancel=None) -> RecipeOutput:
     """Ground the target, inpaint the replacement there, composite, and check the replacement is found."""
-    input_id = _input_id(ctx, args.image)
-    steps: list[Intermediate] = []
-    found, region_id, object_id, box = _ground_region(ctx, args, input_id, args.target, steps, cancel)
-    if not found:
-        warning = f"'{args.target}' was not found; the image is unchanged"
-        return _finish(ctx, input_id, input_id, None, None, False, steps, None, [warning])
-    final, verification, warnings = _edit_region(
-        ctx,
-        args,
-        input_id,
-        region_id,
-        object_id,
-        args.replacement,
-        args.replacement,
-        True,
-        steps,
-        progress,
-        cancel,
-    )
-    return _finish(ctx, input_id, final, region_id, box, True, steps, verification, warnings)
+    return _object_edit(ctx, args, args.replacement, args.replacement, True, progress, cancel)
 
 
 # Where words: a region as fractions of the image (x0, y0, x1, y1).
