@@ -63,6 +63,8 @@ def _next_steps(outputs: Path) -> list[str]:
         "next:",
         "  pixwizard --help                      every command (a command per tool, mcp, train, models)",
         f"  pixwizard depth {outputs}/demo_input.png -o {outputs}   a tool on a file (JSON with --json)",
+        f'  pixwizard agent "denoise it, then estimate depth" --image {outputs}/demo_input.png --dry-run'
+        "   a plan (drop --dry-run to run it)",
         "  an MCP host (Claude Desktop, Cursor, ...): add this to its server configuration:",
         f"    {json.dumps(host)}",
         "  real results: pixwizard models fetch --dir ~/models/pixwizard, then --model ~/models/pixwizard",
