@@ -15,9 +15,17 @@ Notable features:
   last ground step (``$s2.objects.0.mask``) or mask operation (``$s3.image``); analysis outputs (depth,
   segment, ground, annotate, compare, describe, drawn boxes) and masks never become the image later edits
   work on, but a generation "from that depth map" reads the map;
+- **terse and chatty wording** (word tables in `planner_words`): steps end at arrows, numbering, bullets,
+  newlines and "+"; quoted text and parentheses are never cut and give captions, instructions, objects and
+  labels; statements ("It's way too dark", "There's a dog in it") are context, not steps, unless nothing
+  else is asked; problems are found by how people describe them (grainy, milky, wavy lines, tiny) and a
+  vague "fix both of those problems" restores what the statements named; tools can be named as written
+  ("describe_image", "t2i 'a fox'", "restore_then: dehaze + denoise"); sizes, factors, pixels and literal
+  boxes are read inline; "image 2" and a mask given as an input are references; a repeated step is added
+  once;
 - **questions instead of guesses**: a clause the router is unsure of and no rule covers, or one that lacks
   a value it needs (what to restore, where to add, which mask to fill), ends planning with a `Question`
-  carrying the router's candidate readings.
+  carrying the router's candidate readings; a remark the router cannot place among real steps is skipped.
 
 No diffusion model is called; the router loads its sentence encoder on first use.
 """
@@ -33,6 +41,35 @@ from pixwizard.tasks.registry import TASKS, Family
 from pixwizard.tasks.router import _CONDITION_WORDS, COLORS, Route, _is_vague, extract_slots, route
 
 from .plan import MAX_STEPS, Plan, Question, Step
+from .planner_words import (
+    ADJUNCT,
+    CONNECTORS,
+    DECLARATIVE,
+    EMBEDDED_MASK,
+    FILLER,
+    FINITE,
+    FIX_REFERRED,
+    GENERATION,
+    GROUND_HEAD,
+    HEAD,
+    IMAGE_OBJECT,
+    INPUT_MASK,
+    JOINS,
+    MASK_OPS,
+    POLITE_ASK,
+    PRONOUN,
+    REMOVE,
+    RESTORE_HEAD,
+    SENTENCES,
+    SHAPES,
+    STEP_MARKS,
+    SUBJECT,
+    TOOL_HEAD_RE,
+    TRAILING,
+    VERBS,
+    named_map,
+    named_problems,
+)
 
 ANALYSIS_TOOLS = frozenset(
     {"depth", "segment", "ground", "annotate", "compare", "describe_image", "draw_boxes"}
@@ -54,6 +91,8 @@ _MAP_TASKS = {"depth": "depth", "segment": "segment", **{k: k for k in ANNOTATE_
 # ("Derain", "dehaze this": one task word and nothing else to go on).
 SHORT_CLAUSE_WORDS = 3
 SHORT_CLAUSE_CONFIDENCE = 0.7
+# A border asked for without a width ("give it a black border").
+DEFAULT_BORDER_PX = 32
 
 
 @dataclass(frozen=True)
@@ -88,40 +127,29 @@ class _Ask(Exception):
 # Clauses
 # ----------------------------------------------------------------------------------------------------
 
-_VERBS = frozenset(
-    """remove removed erase erased delete get got take replace swap switch substitute add put insert place
-    crop resize rescale scale shrink pad compare draw mask invert grow dilate erode feather soften merge
-    combine intersect keep turn make extend expand outpaint inpaint fill find locate detect highlight select
-    segment estimate compute calculate predict run extract generate create build use restore fix clean
-    clear denoise deblur derain dehaze desnow deshadow demoire unblur brighten enhance upscale super-resolve
-    sharpen show give check composite paste apply darken lighten convert change reduce tell box outline
-    render paint produce identify label describe do uncrop recolor recolour colorize colourize""".split()
-)
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\s*;\s*|\s+-\s+")
-_CONNECTORS = re.compile(
-    r"\s*,?\s*\b(?:and\s+then|and\s+after\s+that|after\s+that|afterwards|and\s+finally|finally|and\s+next|"
-    r"next(?!\s+to\b)|then|and\s+also|also|and\s+lastly|lastly|(?:once|when)\s+that(?:'s|\s+is)\s+done)\b"
-    r"\s*,?\s*",
-    re.I,
-)
-_JOINS = re.compile(r"(,\s*(?:and\s+)?|\s+and\s+|:\s+)", re.I)
-_HEAD = re.compile(
-    r"^(?:and|also|then|first(?:ly)?|now|so|yo|hey|hi|ok|okay|please|pls|kindly|just|lastly|finally|"
-    r"(?:could|can|would|will)\s+(?:you|u)(?:\s+please)?|i(?:'d| would)\s+like\s+you\s+to|"
-    r"i\s+(?:want|need)\s+you\s+to|once\s+(?:you've|you\s+have|you)|after|(?:start|begin)\s+by)\b[\s,]*",
-    re.I,
-)
-_DECLARATIVE = re.compile(
-    r"^(?:this|that|it|these|those|my|the|here|i|i'm|we)\b(?:\s+[\w']+){0,6}?\s+"
-    r"(?:is|was|are|were|has|have|had|looks?|seems?|want|wanted|need|got|took|drew|shot)\b",
-    re.I,
-)
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+_PROTECTED = re.compile(r"(?<![\w])(['\"\u2018\u201c])(.+?)['\"\u2019\u201d](?![\w])|\([^()]*\)")
+
+
+def _protect(text: str) -> tuple[str, list[str]]:
+    """Hide quoted text and parentheses behind placeholders, so no separator inside them splits."""
+    kept: list[str] = []
+
+    def hide(match: re.Match) -> str:
+        kept.append(match.group(0))
+        return f"\ue000{len(kept) - 1}\ue001"
+
+    return _PROTECTED.sub(hide, text), kept
+
+
+def _unprotect(text: str, kept: list[str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], text)
 
 
 def _strip_head(text: str) -> str:
-    text = text.strip(' \t,.!?"')
+    text = re.sub(r"(?:[\s,]+(?:and|then|so|but))+$", "", text.strip(' \t,.!?"'), flags=re.I)
     while True:
-        stripped = _HEAD.sub("", text)
+        stripped = HEAD.sub("", text)
         if stripped == text:
             return text
         text = stripped
@@ -135,19 +163,27 @@ def _first_word(text: str) -> str:
 def _starts_with_verb(text: str) -> bool:
     word = _first_word(text)
     stem = word.removesuffix("ing")
-    return word in _VERBS or (stem != word and (stem in _VERBS or stem + "e" in _VERBS))  # "denoising"
+    return word in VERBS or (stem != word and (stem in VERBS or stem + "e" in VERBS))  # "denoising"
 
 
 def _split_actions(piece: str) -> list[str]:
     """Cut at commas, colons and "and" where the words after them start an action."""
-    tokens = _JOINS.split(piece)
+    tokens = JOINS.split(piece)
     parts = [tokens[0]]
     for sep, segment in zip(tokens[1::2], tokens[2::2], strict=True):
-        if (_starts_with_verb(segment) or _another_map(parts[-1], sep, segment)) and parts[-1].strip():
+        starts = _starts_with_verb(segment) or POLITE_ASK.match(segment.strip())
+        if (starts or _another_map(parts[-1], sep, segment)) and parts[-1].strip():
+            if ":" in sep and len(parts) == 1 and not _tool_head(parts[0]):
+                parts[0] = ""  # "zoom out: outpaint on all sides": a summary of the steps after it
             parts.append(segment)
         else:
             parts[-1] += sep + segment
     return parts
+
+
+def _tool_head(text: str) -> str | None:
+    """The tool a clause names by its own name or shorthand at its start ("describe_image", "t2i")."""
+    return next((tool for tool, head in TOOL_HEAD_RE.items() if head.match(_strip_head(text))), None)
 
 
 def _another_map(left: str, sep: str, right: str) -> bool:
@@ -158,21 +194,51 @@ def _another_map(left: str, sep: str, right: str) -> bool:
     return None not in kinds and kinds[0] != kinds[1]
 
 
+def _is_description(text: str) -> bool:
+    """Whether a clause states something (about the image, the user, a wish) instead of asking an action."""
+    if _starts_with_verb(text):
+        return False
+    return bool(DECLARATIVE.match(text) or (SUBJECT.match(text) and FINITE.search(text)))
+
+
+def _pieces(request: str) -> list[str]:
+    """The request cut at step marks, sentences and connectors (quotes and parentheses kept whole)."""
+    text = re.sub(r"(?:^|(?<=\s))\(\d{1,2}\)\s+", "\n", request.strip())
+    text, kept = _protect(text)
+    pieces = []
+    for step in STEP_MARKS.split(text):
+        for sentence in SENTENCES.split(" ".join(step.split())):
+            for piece in CONNECTORS.split(sentence):
+                pieces.extend(_unprotect(part, kept) for part in _split_actions(piece))
+    return pieces
+
+
 def split_clauses(request: str) -> list[Clause]:
-    """The actions of a request in order, each with the descriptive sentences seen before it."""
+    """The actions of a request in order, each with the descriptive sentences seen before it.
+
+    When nothing in the request is an action ("It's all grainy."), its statements are the actions.
+    """
     clauses: list[Clause] = []
     context: list[str] = []
-    for sentence in _SENTENCES.split(" ".join(request.split())):
-        for piece in _CONNECTORS.split(sentence):
-            for part in _split_actions(piece):
-                text = _strip_head(part)
-                if not text:
-                    continue
-                if not _starts_with_verb(text) and _DECLARATIVE.match(text):
-                    context.append(text)
-                else:
-                    clauses.append(Clause(text, " ".join(context)))
-    return clauses
+    statements: list[Clause] = []
+    adjunct = ""
+    for part in _pieces(request):
+        text = _strip_head(part)
+        if not text or FILLER.match(text):
+            continue
+        if ADJUNCT.match(text) and not adjunct:
+            adjunct = text  # "Using the depth of this photo, generate ...": lend it to the next action
+            continue
+        if adjunct:
+            text, adjunct = f"{adjunct}, {text}", ""
+        if _is_description(text):
+            statements.append(Clause(text, " ".join(context)))
+            context.append(text)
+        else:
+            clauses.append(Clause(text, " ".join(context)))
+    if adjunct:
+        clauses.append(Clause(adjunct, " ".join(context)))
+    return clauses or statements
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -202,10 +268,15 @@ class _State:
     entries: list[_Entry] = field(default_factory=list)
     image: str | None = None
     input_map: str | None = None  # the kind of map the input is, when the context says so
+    input_mask: str | None = None  # the input that is a mask, when the request says so
+    clauses: int = 1  # how many clauses the request has
     last_object: str | None = None
     last_head: str = ""
 
     def add(self, tool: str, args: dict, **outputs) -> _Entry:
+        repeated = self._repeated(tool, args)
+        if repeated is not None:
+            return repeated
         sid = f"s{len(self.entries) + 1}"
         entry = _Entry(Step(id=sid, tool=tool, args=args), source=args.get("image"))
         for name, value in outputs.items():
@@ -215,6 +286,22 @@ class _State:
             self.image = entry.image
         self.entries.append(entry)
         return entry
+
+    def _repeated(self, tool: str, args: dict) -> _Entry | None:
+        """An earlier step this one repeats: the same call, or a problem the latest restorations fixed.
+
+        A statement and its request often name one thing twice ("It's way too dark. Brighten it.").
+        """
+        for entry in reversed(self.entries):
+            if entry.step.tool == tool and entry.step.args == args and tool != "text_to_image":
+                return entry
+        if tool == "restore":
+            for entry in reversed(self.entries):
+                if entry.step.tool != "restore":
+                    break
+                if entry.step.args["problem"] == args["problem"] and args["image"] == self.image:
+                    return entry
+        return None
 
     def pop(self) -> _Entry:
         entry = self.entries.pop()
@@ -230,7 +317,8 @@ class _State:
         return self.entries[-1] if self.entries else None
 
     def masks(self) -> list[str]:
-        return [e.mask for e in self.entries if e.mask]
+        given = [self.input_mask] if self.input_mask else []
+        return given + [e.mask for e in self.entries if e.mask]
 
     def grounds(self) -> list[_Entry]:
         return [e for e in self.entries if e.box]
@@ -253,12 +341,20 @@ def _need_image(st: _State, clause: Clause) -> str:
     return st.image
 
 
-_SECOND = re.compile(r"\b(?:second|2nd|other)\s+(?:image|photo|picture|pic|one|input)\b", re.I)
-_FIRST = re.compile(r"\b(?:first|1st)\s+(?:image|photo|picture|pic|one|input)\b", re.I)
+_SECOND = re.compile(
+    r"\b(?:second|2nd|other)\s+(?:image|photo|picture|pic|one|input)\b|"
+    r"\b(?:image|photo|picture|pic|input)\s*(?:#\s*)?(?:2|two)\b",
+    re.I,
+)
+_FIRST = re.compile(
+    r"\b(?:first|1st)\s+(?:image|photo|picture|pic|one|input)\b|"
+    r"\b(?:image|photo|picture|pic|input)\s*(?:#\s*)?(?:1|one)\b",
+    re.I,
+)
 _ORIGINAL = re.compile(r"\b(?:the|my)\s+(?:original|input)\b|\boriginal\s+(?:image|photo|picture)\b", re.I)
 _EACH = re.compile(
     r"\b(?:each|both|all)\b(?:\s+of)?(?:\s+(?:my|the|these|those))?(?:\s+\w+)?\s+"
-    r"(?:images|photos|pictures|pics|inputs)\b",
+    r"(?:images|photos|pictures|pics|inputs)\b|\b(?:for|of|on)\s+(?:both|each|all)(?:\s+of\s+them)?\s*$",
     re.I,
 )
 
@@ -288,10 +384,12 @@ def _number(text: str) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
-_PRONOUN = r"(?:it|them|that|this|those|these|its|their|they|one)"
+_PRONOUN = PRONOUN
 _OBJECT_TAIL = re.compile(
     r"\s+(?:in|on|from)\s+(?:the|my|this)\s+(?:(?:first|second|other|1st|2nd)\s+)?"
-    r"(?:image|photo|picture|pic|one|shot)\b.*$|\s+for me\b.*$|\s+(?:so|and then)\s.*$",
+    r"(?:image|photo|picture|pic|one|shot)\b.*$|\s+for me\b.*$|\s+(?:so|and then)\s.*$|"
+    r"\s+(?:in|on|from|of)\s+(?:image|photo|picture|pic|input)\s*#?\s*\d\b.*$|\s*\([^()]*\)\s*$|"
+    r"\s+as\s+an?\s+(?:\w+\s+)?(?:bounding\s+box|bbox|box|mask|outline|highlight)\b.*$",
     re.I,
 )
 
@@ -307,6 +405,9 @@ _COLOR_TAIL = re.compile(rf"\s+(?:with|in)\s+(?:an?\s+)?(?:{'|'.join(COLORS)})\b
 
 def _object_phrase(text: str) -> str:
     """A described object: "the white cat in the second picture, please" → "the white cat"."""
+    quoted = _quoted(text)
+    if quoted:
+        return quoted[0]  # "detect 'the TV screen' as a bbox"
     text = _OBJECT_TAIL.sub("", text.strip(" ,.;:!?\"'"))
     text = _TAIL.sub("", text)
     return re.sub(r"[\s,]+(?:please|pls|thanks)$", "", text, flags=re.I).strip(" ,.;:!?\"'")
@@ -314,6 +415,12 @@ def _object_phrase(text: str) -> str:
 
 def _split_objects(phrase: str) -> list[str]:
     """Split "the cat and the dog" into two objects; "the black and white cat" stays one."""
+    phrase = re.sub(
+        r"\b(?:and|,)\s+(?:then\s+)?(?:another|a|one|the\s+other)\s+(?:masks?|box(?:es)?)\s+(?:of|for|around)\s+",
+        "and ",
+        phrase,
+        flags=re.I,
+    )  # "the cat and another mask of the dog"
     parts = re.split(r"\s+and\s+(?:(?:for|of)\s+)?(?=(?:the|a|an|my|his|her|their)\b)", phrase, flags=re.I)
     return [p.strip() for p in parts if p.strip()]
 
@@ -321,7 +428,8 @@ def _split_objects(phrase: str) -> list[str]:
 def _is_pronoun(phrase: str | None) -> bool:
     """Whether an object is only a reference back ("it", "them up", "that mask"), not a description."""
     tail = r"(?:\s+(?:mask|masks|box|area|region|one|edges?|all|too|up|out|again|now|there|as well))?"
-    return not phrase or re.fullmatch(rf"{_PRONOUN}{tail}", phrase.strip(), re.I) is not None
+    head = r"(?:(?:just|only|down\s+to|to)\s+)?"
+    return not phrase or re.fullmatch(rf"{head}{_PRONOUN}{tail}", phrase.strip(), re.I) is not None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -347,10 +455,24 @@ def _rule_auto_restore(clause: Clause, st: _State) -> bool:
     return True
 
 
-def _complete_auto(clause: Clause, st: _State, auto: _Entry) -> None:
-    """Fold the analysis step a clause added into the pending restore_then, or ask what to restore."""
+def _complete_auto(clause: Clause, st: _State, auto: _Entry) -> bool:
+    """Fold the analysis step a clause added into the pending restore_then, or ask what to restore.
+
+    Returns whether it is done (False while more restorations join its list).
+    """
     added = st.entries[st.entries.index(auto) + 1 :]
+    if (
+        added
+        and isinstance(auto.step.args["problems"], list)
+        and all(e.step.tool == "restore" for e in added)
+    ):
+        for _ in added:  # "restore_then: dehaze + denoise, then segment"
+            st.pop()
+        auto.step.args["problems"] += [e.step.args["problem"] for e in added]
+        return False
     if len(added) == 1 and added[0].step.tool in ("depth", "segment", "annotate", "ground"):
+        if not auto.step.args["problems"]:
+            auto.step.args["problems"] = "auto"
         analysis = st.pop()
         then = analysis.step.args.get("kind", analysis.step.tool)
         auto.step.args["then"] = then
@@ -362,7 +484,7 @@ def _complete_auto(clause: Clause, st: _State, auto: _Entry) -> None:
             )
         else:
             auto.map_ref, auto.map_kind = f"${auto.step.id}.analysis_image", analysis.map_kind
-        return
+        return True
     raise _ask(
         "Which problems should I fix? Automatic restoration needs an analysis to follow it.",
         clause,
@@ -370,19 +492,34 @@ def _complete_auto(clause: Clause, st: _State, auto: _Entry) -> None:
     )
 
 
-_MASK_OPS = (
-    ("mask_invert", r"\binver(?:t|ted|se|ting)\b"),
-    ("mask_dilate", r"\b(?:dilat|grow|expand|enlarg|thicken)\w*|\bmasks?\b.*\b(?:bigger|larger|wider)\b"),
-    ("mask_erode", r"\b(?:erod|shrink|contract)\w*|\bmasks?\b.*\b(?:smaller|tighter|thinner)\b"),
-    (
-        "mask_feather",
-        r"\b(?:feather|soften)\w*|\b(?:smooth|blur)\w*(?=.*\bmasks?\b)|\bmasks?\b.*\b(?:smooth|blur)",
-    ),
-    ("mask_union", r"\b(?:union|merg\w*|combin\w*|join)\b"),
-    ("mask_intersect", r"\b(?:intersect\w*|overlap\w*|in\s+common)"),
-    ("box_to_mask", r"\bbox\b.*\b(?:into|to|as)\s+an?\s+mask\b"),
-)
-_EMBEDDED_MASK = re.compile(r"\bmasks?\s+(?:of|for|around)\s+(.+)$", re.I)
+def _rule_restore_words(clause: Clause, st: _State) -> bool:
+    """A restoration named by its verb or noun ("de-noise", "upscale it", "make it bigger and sharper")."""
+    text = clause.text
+    head = RESTORE_HEAD.match(text)
+    if head is None or re.search(r"\d+\s*(?:x|\u00d7|by)\s*\d+|\d+\s*(?:px|pixels?)\b", text, re.I):
+        return False  # "enlarge it to 1920x1080" is a resize
+    rest = text[head.end() :].strip(" ,")
+    problems = named_problems(text)
+    if not problems or not (IMAGE_OBJECT.match(rest) or named_problems(rest)):
+        return False  # "brighten the sky" is an edit
+    for image in _sources(text, st):
+        for problem in problems:
+            st.add("restore", {"image": image or _need_image(st, clause), "problem": problem})
+    return True
+
+
+def _rule_fix_described(clause: Clause, st: _State) -> bool:
+    """Restore what a statement named when asked to "fix both of those problems" (or "sort it out")."""
+    if not clause.context or not FIX_REFERRED.match(clause.text):
+        return False
+    problems = named_problems(clause.context)
+    if not problems:
+        return False
+    for problem in problems:
+        st.add("restore", {"image": _need_image(st, clause), "problem": problem})
+    return True
+
+
 _OP_TAIL = re.compile(r"\s+(?:bigger|larger|wider|smaller|tighter|thinner|inverted|blurred)\b.*$", re.I)
 
 
@@ -390,18 +527,20 @@ def _rule_mask_ops(clause: Clause, st: _State) -> bool:
     """Grow, shrink, feather, invert, merge or intersect the latest masks, or turn a box into a mask."""
     text = clause.text
     ops = sorted(
-        (m.start(), tool) for tool, pattern in _MASK_OPS for m in [re.search(pattern, text, re.I)] if m
+        (m.start(), tool) for tool, pattern in MASK_OPS for m in [re.search(pattern, text, re.I)] if m
     )
     if not ops:
         return False
     about_mask = re.search(r"\bmasks?\b", text, re.I) is not None
-    focused = st.last is not None and st.last.mask is not None  # the last step made a mask: "grow it"
+    # The last step made a mask ("grow it"), or the request starts from a mask it was given.
+    focused = st.last.mask is not None if st.last is not None else st.input_mask is not None
     if not about_mask and not (focused and not re.search(r"\b(?:image|photo|picture)\b", text, re.I)):
         return False
-    embedded = _EMBEDDED_MASK.search(text)
+    embedded = EMBEDDED_MASK.search(text)
     phrase = _object_phrase(_OP_TAIL.sub("", embedded.group(1))) if embedded else ""
     if phrase and not _is_pronoun(phrase):  # "feather the mask of the girl's hair": find it first
-        _ground(clause, st, phrase, "mask", _source(text, st))
+        for obj in _split_objects(phrase):
+            _ground(clause, st, obj, "mask", _source(text, st))
     for _, tool in ops:
         _mask_op(tool, clause, st)
     return True
@@ -434,7 +573,11 @@ def _rule_inpaint(clause: Clause, st: _State) -> bool:
     """Fill the latest mask, optionally with described content ("fill that area with a bench")."""
     if not re.match(r"(?:fill|inpaint)\w*\b", clause.text, re.I):
         return False
-    _other_step("inpaint", extract_slots("inpaint", clause.text), clause, st)
+    slots = extract_slots("inpaint", clause.text)
+    quoted = _quoted(clause.text)
+    if quoted:
+        slots["caption"] = quoted[0]
+    _other_step("inpaint", slots, clause, st)
     return True
 
 
@@ -457,7 +600,11 @@ _INSIDE = re.compile(r"\b(?:inside|within|in)\s+(?:an?|the)\s+(?:mask|area|regio
 def _rule_compare(clause: Clause, st: _State) -> bool:
     """Compare the result with the original (or the second input, or two maps), optionally inside a mask."""
     text = clause.text
-    if not re.search(r"\b(?:compar\w*|difference|diff)\b", text, re.I):
+    if not re.search(
+        r"\b(?:compar\w*|difference|diff|versus|vs|how\s+(?:similar|different|much\s+(?:\w+\s+)?changed))\b",
+        text,
+        re.I,
+    ):
         return False
     maps = st.maps()
     if (
@@ -474,8 +621,12 @@ def _rule_compare(clause: Clause, st: _State) -> bool:
         raise _ask("What should I compare it with?", clause, ["compare(a, b)"])
     args = {"a": a, "b": b}
     inside = _INSIDE.search(text)
-    if inside:
-        _ground(clause, st, _object_phrase(inside.group(1)), "mask", b if b.startswith("$input") else a)
+    named = re.search(
+        r"\b(?:inside|within|in)\s+the\s+((?!(?:that|this|same)\b)[\w' -]+?)\s+mask\b", text, re.I
+    )
+    if inside or named:  # "inside the mask of the face", "inside the face mask"
+        phrase = _object_phrase(inside.group(1)) if inside else f"the {named.group(1)}"
+        _ground(clause, st, phrase, "mask", b if b.startswith("$input") else a)
         args["mask"] = st.masks()[-1]
     elif re.search(r"\b(?:inside|within)\s+(?:that|the|this)\s+mask\b", text, re.I) and st.masks():
         args["mask"] = st.masks()[-1]
@@ -501,7 +652,9 @@ def _rule_draw_boxes(clause: Clause, st: _State) -> bool:
     drawing = re.search(r"\bdraw\w*\b.*\b(?:box|boxes)\b", text, re.I) and not re.search(
         r"\baround\b", text, re.I
     )
-    if not (drawing or re.match(r"label\b", text, re.I)):
+    named = re.match(r"draw[_\s-]boxes\b|label\b", text, re.I)
+    labelled = re.search(r"\blabel\w*\s+(?:\w+\s+)?['\"\u2018\u201c]", text, re.I)  # "with the label 'rider'"
+    if not (drawing or named or labelled):
         return False
     grounds = st.grounds()
     if not grounds:
@@ -528,6 +681,10 @@ def _rule_crop(clause: Clause, st: _State) -> bool:
     text = clause.text
     if not re.match(r"crop\b", text, re.I):
         return False
+    box = _box_literal(text)
+    if box is not None:  # "crop to (0, 0, 640, 480)"
+        st.add("crop", {"image": _need_image(st, clause), "box": box})
+        return True
     target = re.search(
         r"\bto\s+(?:(?:the|a)\s+)?(?:(?:tight\s+)?(?:bounding\s+)?box|region)\s+(?:around|of)\s+(.+)$",
         text,
@@ -560,7 +717,12 @@ def _rule_resize(clause: Clause, st: _State) -> bool:
     pair = re.search(r"(\d+)\s*(?:x|×|by)\s*(\d+)", text, re.I)
     wide = re.search(r"(\d+)\s*(?:px|pixels?)?\s*wide|width\s*(?:of\s*)?(\d+)", text, re.I)
     tall = re.search(r"(\d+)\s*(?:px|pixels?)?\s*(?:tall|high)|height\s*(?:of\s*)?(\d+)", text, re.I)
-    factor = re.search(r"(\d+(?:\.\d+)?)\s*(%|x\b|times\b)|factor\s+of\s+(\d+(?:\.\d+)?)", text, re.I)
+    factor = re.search(
+        r"(\d+(?:\.\d+)?)\s*(%|x\b|times\b)|(?:factor(?:\s+of)?|scale(?:\s+(?:of|by|factor))?|\bby)\s*[=:]?\s*"
+        r"(\d+(?:\.\d+)?)\b(?!\s*(?:px|pixels?|%))",
+        text,
+        re.I,
+    )
     words = {"half": 0.5, "quarter": 0.25, "third": 1 / 3, "twice": 2.0, "double": 2.0, "triple": 3.0}
     if pair:
         args["width"], args["height"] = int(pair.group(1)), int(pair.group(2))
@@ -587,12 +749,10 @@ def _rule_pad(clause: Clause, st: _State) -> bool:
     if not (
         re.search(r"\bpad\w*\b", text, re.I)
         or re.search(r"\b(?:border|margins?)\b", text, re.I)
-        and re.search(r"\d", text)
+        and (re.search(r"\d", text) or re.match(r"(?:give|add|put|draw|make)\b", text, re.I))
     ):
         return False
-    amount = _number(text)
-    if amount is None:
-        raise _ask("How many pixels of padding?", clause, ["pad"])
+    amount = _number(text) or DEFAULT_BORDER_PX  # "give it a black border"
     sides = [s for s in ("left", "top", "right", "bottom") if re.search(rf"\b{s}\b", text, re.I)]
     if not sides or re.search(r"\b(?:all|every|each)\s+(?:sides?|edges?)|\ball\s+around\b", text, re.I):
         sides = ["left", "top", "right", "bottom"]
@@ -602,14 +762,6 @@ def _rule_pad(clause: Clause, st: _State) -> bool:
         args["color"] = color.group(1).lower()
     st.add("pad", args)
     return True
-
-
-_REMOVE = re.compile(
-    r"^(?:remov|eras|delet|eliminat)\w*\s+(.+)$|^(?:get|got)\s+rid\s+of\s+(.+)$|"
-    r"^(?:take|took)\s+(?:out|away)\s+(.+)$|^(?:take|took)\s+(.+?)\s+(?:out|away|off)\b.*$|"
-    r"^(?:clear|clean(?:ed)?(?:\s+up)?|wipe(?:\s+out)?)\s+(.+)$",
-    re.I,
-)
 
 
 def _pop_trailing_grounds(st: _State) -> list[_Entry]:
@@ -625,7 +777,7 @@ _THE_IMAGE = re.compile(r"(?:the|this|my|that)\s+(?:image|photo|picture|pic|shot
 
 def _rule_remove(clause: Clause, st: _State) -> bool:
     """Restore for "remove the rain"; remove_object for "remove the car" (or "find the car ... remove it")."""
-    match = _REMOVE.match(clause.text)
+    match = REMOVE.match(clause.text)
     if match is None:
         return False
     rest = next(g for g in match.groups() if g)
@@ -665,13 +817,6 @@ def _remove_referred(clause: Clause, st: _State) -> None:
     st.add("restore", {"image": _need_image(st, clause), "problem": routed.task})
 
 
-# Words for the shape of a degradation, not an object: "the rain streaks" is rain, "the moire pattern" moire.
-_SHAPES = frozenset(
-    "streaks pattern patterns ripples drops droplets artifacts artefacts spots marks effect lines stripes "
-    "bands".split()
-)
-
-
 def _named_degradation(phrase: str) -> str | None:
     """The restoration a removal names by its head noun ("the rain streaks" yes; "the blurry person" no)."""
     chunk = re.split(
@@ -681,10 +826,16 @@ def _named_degradation(phrase: str) -> str | None:
         flags=re.I,
     )[0]
     words = re.findall(r"[\w'-]+", chunk)
-    while len(words) > 1 and words[-1].lower() in _SHAPES:
+    while words and words[-1].lower() in TRAILING:
+        words.pop()  # "the grain first"
+    if words and named_problems(words[-1]):
+        return named_problems(words[-1])[0]  # "the ripples", "the window reflection"
+    while len(words) > 1 and words[-1].lower() in SHAPES:
         words.pop()
     if not words:
         return None
+    if named_problems(words[-1]):
+        return named_problems(words[-1])[0]
     routed = _route_text(f"the {words[-1]}")
     return routed.task if not routed.unsure and _is_restoration(routed.task) else None
 
@@ -718,7 +869,7 @@ def _rule_replace(clause: Clause, st: _State) -> bool:
 
 
 _PLACE = re.compile(
-    r"\s+(?=(?:in|on|at|into|onto|near|next\s+to|beside|behind|above|below|under|over|between|along|across|"
+    r"\s+(?=(?:in|on|at|into|onto|near|next\s+to|beside|behind|above|below|under|over|between|along|across|around|"
     r"inside|to\s+the\s+(?:left|right)\s+of)\s)",
     re.I,
 )
@@ -763,19 +914,8 @@ def _split_place(text: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-_GROUND_HEAD = re.compile(
-    r"^(?:(?:find|locate|detect|select|spot|identify|outline|mask|highlight|box|point\s+out|cut\s+out)\b"
-    r"(?:\s+me\b)?"
-    r"|(?:show|give|get|make|draw|put|place|add)(?:\s+me)?\s+(?:(?:an?|the|its|their)\s+)?"
-    r"(?:tight\s+|rough\s+)?(?:bounding\s+)?"
-    r"(?:masks?|box(?:es)?|outlines?|cutouts?)\b(?:\s+(?:of|for|around)\b)?"
-    r"|show\s+me\s+where|where\s+is)\s*",
-    re.I,
-)
-
-
 def _mode(text: str) -> str:
-    if re.search(r"\b(?:box|boxes|bounding|rectangle)\b", text, re.I):
+    if re.search(r"\b(?:box|boxes|bounding|rectangle|bbox\w*)\b", text, re.I):
         return "box"
     if re.search(r"\bhighlight\w*\b", text, re.I):
         return "highlight"
@@ -786,6 +926,9 @@ def _ground(clause: Clause, st: _State, phrase: str, mode: str, image: str | Non
     """Add a ground step for a described object; later steps take its mask and box."""
     if not phrase:
         raise _ask("Which object should I find?", clause, ["ground"])
+    same = re.fullmatch(r"(?:that|this|the\s+same)\s+([\w-]+)", phrase, re.I)
+    if same and st.last_object and re.search(rf"\b{same.group(1)}\b", st.last_object, re.I):
+        phrase = st.last_object  # "crop to that building": the one found before
     if mode != "mask":
         phrase = _COLOR_TAIL.sub("", phrase)
     args: dict = {"image": image or _need_image(st, clause), "referring": phrase, "mode": mode}
@@ -798,7 +941,7 @@ def _ground(clause: Clause, st: _State, phrase: str, mode: str, image: str | Non
 
 def _rule_ground(clause: Clause, st: _State) -> bool:
     """Find, mask, box or highlight described objects; "highlight it" / "box it" sets the last one's mode."""
-    head = _GROUND_HEAD.match(clause.text)
+    head = GROUND_HEAD.match(clause.text)
     if head is None:
         return False
     rest = clause.text[head.end() :]
@@ -809,6 +952,8 @@ def _rule_ground(clause: Clause, st: _State) -> bool:
     bare = _COLOR_TAIL.sub("", phrase)
     if _is_pronoun(bare) or re.fullmatch(r"(?:a\s+|the\s+)?(?:tight\s+)?(?:box|mask)", bare, re.I):
         grounds = st.grounds()
+        if grounds and grounds[-1].step.tool == "restore_then":
+            return True  # "restore it automatically, find the horse and give me a mask of it"
         if not grounds or grounds[-1].step.tool != "ground":
             return False
         grounds[-1].step.args["mode"] = mode
@@ -817,7 +962,7 @@ def _rule_ground(clause: Clause, st: _State) -> bool:
             grounds[-1].step.args["color"] = color
         return True
     image = _source(clause.text, st)
-    for obj in _split_objects(phrase):
+    for obj in _quoted(rest) or _split_objects(phrase):
         _ground(clause, st, obj, mode, image)
     return True
 
@@ -893,6 +1038,87 @@ def _rule_from_map(clause: Clause, st: _State) -> bool:
     return True
 
 
+_QUOTE = re.compile(r"(?<![\w])['\"\u2018\u201c](.+?)['\"\u2019\u201d](?![\w])")
+_BOX_LITERAL = re.compile(r"[(\[]\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*[)\]]")
+
+
+def _quoted(text: str) -> list[str]:
+    """The quoted values of a clause ("inpaint 'a potted fern'" → ["a potted fern"])."""
+    return [m.group(1).strip() for m in _QUOTE.finditer(text) if m.group(1).strip()]
+
+
+def _box_literal(text: str) -> list[int] | None:
+    match = _BOX_LITERAL.search(text)
+    return [int(v) for v in match.groups()] if match else None
+
+
+def _rule_tool_head(clause: Clause, st: _State) -> bool:
+    """A step written as the tool's name ("describe_image", "t2i 'a fox'", "box_to_mask (0, 0, 9, 9)")."""
+    tool = _tool_head(clause.text)
+    if tool is None or (tool == "describe_image" and len(clause.text.split()) > 4):
+        return False
+    rest = TOOL_HEAD_RE[tool].sub("", clause.text, count=1)
+    quoted = _quoted(rest)
+    if tool == "describe_image":
+        for image in _sources(clause.text, st):
+            st.add("describe_image", {"image": image or _need_image(st, clause)})
+    elif tool == "text_to_image":
+        caption = quoted[0] if quoted else _object_phrase(rest)
+        if not caption:
+            raise _ask("What should I draw?", clause, ["text_to_image"])
+        st.add("text_to_image", {"caption": caption, **_size(rest)})
+    elif tool == "edit":
+        instruction = quoted[0] if quoted else rest.strip(" :,.")
+        if not instruction:
+            return False
+        st.add(
+            "edit", {"image": _source(clause.text, st) or _need_image(st, clause), "instruction": instruction}
+        )
+    elif tool == "box_to_mask":
+        _box_mask(clause, st)
+    elif tool == "restore_then":
+        problems = named_problems(rest)
+        # An empty list is filled by the restorations after it ("restore_then: dehaze + denoise").
+        args: dict = {"image": _need_image(st, clause), "problems": problems}
+        st.add("restore_then", args)
+    elif tool == "control_generate":
+        return _rule_generate(clause, st)
+    else:
+        return False
+    return True
+
+
+def _size(text: str) -> dict[str, int]:
+    pair = re.search(r"(\d+)\s*(?:x|\u00d7|by)\s*(\d+)", text, re.I)
+    return {"width": int(pair.group(1)), "height": int(pair.group(2))} if pair else {}
+
+
+def _box_mask(clause: Clause, st: _State) -> None:
+    box = _box_literal(clause.text)
+    if box is not None:
+        st.add("box_to_mask", {"image": _need_image(st, clause), "box": box}, mask="$id.image")
+    else:
+        _mask_op("box_to_mask", clause, st)
+
+
+def _rule_generate(clause: Clause, st: _State) -> bool:
+    """Generate a quoted description: from a named or earlier map, from the input map, or from words alone."""
+    text = clause.text
+    quoted = _quoted(text)
+    outside = _QUOTE.sub(" ", text)
+    if not quoted or not GENERATION.search(outside) or re.search(r"\blabel|\bbox", outside, re.I):
+        return False
+    kind = named_map(outside) or _named_kind(outside)
+    maps = st.maps()
+    if kind is None and re.search(r"\b(?:from|on|using|with|control\w*|condition\w*|based)\b", outside, re.I):
+        kind = maps[-1].map_kind if maps else st.input_map  # "from it", "from the edges", "control-generate"
+    if kind is None:
+        st.add("text_to_image", {"caption": quoted[0], **_size(outside)})
+    else:
+        _control(clause, st, kind, quoted[0])
+    return True
+
+
 def _rule_text_first(clause: Clause, st: _State) -> bool:
     """With no input image, the first step can only draw one."""
     if st.image is not None:
@@ -936,6 +1162,9 @@ def _route(clause: Clause) -> Route:
     routed = _route_text(clause.text)
     if not routed.unsure:
         return routed
+    kind = named_map(clause.text)
+    if kind is not None:  # "split the scene into its regions": the words name a map
+        return Route(kind, False, routed.candidates, {})
     if clause.context:
         with_context = _route_text(f"{clause.context}. {clause.text}")
         if not with_context.unsure:
@@ -970,6 +1199,8 @@ def _rule_routed(clause: Clause, st: _State) -> bool:
     task = routed.task
     if _is_restoration(task) and _ADDS_PROBLEM.match(text):
         task = "edit"  # "blur the background", "turn day into night": restoration never adds or turns
+    if task is None and st.clauses > 1 and not _starts_with_verb(text):
+        return True  # "Two pictures here.": a remark the router cannot place, among real steps
     if task is None:
         if _first_word(text) in _EDIT_VERBS and not _is_vague(text):
             task = "edit"
@@ -1021,7 +1252,7 @@ def _other_step(task: str, slots: dict[str, str], clause: Clause, st: _State) ->
     if task == "edit":
         st.add("edit", {"image": image, "instruction": slots.get("edit") or clause.text})
     elif task == "inpaint":
-        masks = st.masks()
+        masks = st.masks() or (["$input.1"] if st.inputs >= 2 else [])  # two inputs: the second is the mask
         if not masks:
             raise _ask(
                 "Which region should I fill? Name an object or make a mask first.", clause, ["inpaint"]
@@ -1044,8 +1275,12 @@ def _only(slots: dict[str, str], *names: str) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------------
 
 _RULES = (
+    _rule_tool_head,
+    _rule_generate,
     _rule_text_first,
     _rule_auto_restore,
+    _rule_restore_words,
+    _rule_fix_described,
     _rule_inpaint,
     _rule_composite,
     _rule_mask_ops,
@@ -1082,6 +1317,11 @@ def _input_map(clauses: list[Clause]) -> str | None:
     return None
 
 
+def _input_mask(request: str, inputs: int) -> str | None:
+    """The second input, when the request says it is a mask ("a photo and a black-and-white mask I made")."""
+    return "$input.1" if inputs >= 2 and INPUT_MASK.search(request) else None
+
+
 def plan_offline(request: str, inputs: int = 1) -> Planned:
     """Plan a request without any model call beyond the router's sentence encoder.
 
@@ -1096,15 +1336,21 @@ def plan_offline(request: str, inputs: int = 1) -> Planned:
     if not clauses:
         question = Question(question="What should I do with the image?", clause=request, candidates=["edit"])
         return Planned(question=question)
-    st = _State(inputs=inputs, image="$input" if inputs else None, input_map=_input_map(clauses))
+    st = _State(
+        inputs=inputs,
+        image="$input" if inputs else None,
+        input_map=_input_map(clauses),
+        input_mask=_input_mask(request, inputs),
+        clauses=len(clauses),
+    )
     pending: _Entry | None = None  # a restore_then(problems="auto") waiting for its analysis
     try:
         for clause in clauses:
             clause = _with_ellipsis(clause, st)
             next(rule for rule in _RULES if rule(clause, st))
             if pending is not None:
-                _complete_auto(clause, st, pending)
-                pending = None
+                if _complete_auto(clause, st, pending):
+                    pending = None
             elif (
                 st.last is not None
                 and st.last.step.tool == "restore_then"

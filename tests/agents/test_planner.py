@@ -59,6 +59,43 @@ def test_descriptive_sentence_is_context_not_a_step():
     assert clauses[0].context == "This is a sketch I drew"
 
 
+@pytest.mark.parametrize(
+    "request_",
+    [
+        "denoise -> segment",
+        "denoise => segment",
+        "denoise \u2192 segment",
+        "1) denoise 2) segment",
+        "(1) denoise (2) segment",
+        "Step 1: denoise. Step 2: segment.",
+        "- denoise\n- segment",
+        "denoise\nsegment",
+        "denoise + segment",
+        "denoise, plus segment",
+    ],
+)
+def test_split_at_arrows_numbering_bullets_and_newlines(request_):
+    assert [c.text.lower() for c in split_clauses(request_)] == ["denoise", "segment"]
+
+
+def test_quotes_and_parentheses_are_never_split():
+    clauses = split_clauses("t2i 'a bowl of ramen, top-down' -> crop to (0, 0, 64, 48), then canny")
+    assert [c.text for c in clauses] == ["t2i 'a bowl of ramen, top-down'", "crop to (0, 0, 64, 48)", "canny"]
+
+
+def test_statements_are_context_unless_nothing_else_is_asked():
+    clauses = split_clauses(
+        "It's way too dark in here. There's a dog somewhere. Brighten it, then find the dog."
+    )
+    assert [c.text for c in clauses] == ["Brighten it", "find the dog"]
+    assert "too dark" in clauses[0].context
+    assert [c.text for c in split_clauses("It's all grainy.")] == ["It's all grainy"]
+
+
+def test_a_summary_before_a_colon_is_not_a_step():
+    assert [c.text for c in split_clauses("zoom out: outpaint on all sides")] == ["outpaint on all sides"]
+
+
 # ----------------------------------------------------------------------------------------------------
 # Plans
 # ----------------------------------------------------------------------------------------------------
@@ -157,6 +194,84 @@ def test_automatic_restoration_folds_the_analysis_into_restore_then():
 )
 def test_rule_readings(request_, tools):
     assert _tools(plan_offline(request_)) == tools
+
+
+@pytest.mark.parametrize(
+    ("request_", "problems"),
+    [
+        ("It's all grainy.", ["denoise"]),
+        ("My camera shook and it came out blurry. Could you sharpen it?", ["deblur"]),
+        ("The photo is tiny, like a thumbnail. Make it bigger and sharper.", ["super_resolution"]),
+        ("It's really dark and streaky from the rain. Fix both of those problems.", ["lowlight", "derain"]),
+        ("Photo of my monitor, full of wavy lines. Get rid of the ripples.", ["demoire"]),
+        ("de-fog, de-noise, super-res", ["dehaze", "denoise", "super_resolution"]),
+        ("strip the watermark", ["watermark_removal"]),
+        (
+            "there's a reflection from the glass, can you remove the window reflection",
+            ["flash_reflection_removal"],
+        ),
+    ],
+)
+def test_described_and_named_problems_restore_once_each(request_, problems):
+    planned = plan_offline(request_)
+    assert _tools(planned) == ["restore"] * len(problems)
+    assert [step.args["problem"] for step in planned.plan.steps] == problems
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ("resize to 512x512", {"width": 512, "height": 512}),
+        ("resize by 0.5", {"scale": 0.5}),
+        ("downscale scale 2", {"scale": 2.0}),
+        ("resize to 50%", {"scale": 0.5}),
+    ],
+)
+def test_inline_sizes(request_, expected):
+    planned = plan_offline(request_)
+    assert _tools(planned) == ["resize"]
+    assert {k: v for k, v in _args(planned, 0).items() if k != "image"} == expected
+
+
+def test_inline_pixels_boxes_and_quoted_values():
+    planned = plan_offline("pad 32px top and bottom -> crop to (0, 0, 640, 480)")
+    assert _args(planned, 0) == {"image": "$input", "top": 32, "bottom": 32}
+    assert _args(planned, 1) == {"image": "$s1.image", "box": [0, 0, 640, 480]}
+    planned = plan_offline("mask 'the tree' and 'the shadow on the grass', intersect them, erode by 3px")
+    assert _tools(planned) == ["ground", "ground", "mask_intersect", "mask_erode"]
+    assert _args(planned, 1)["referring"] == "the shadow on the grass"
+    assert _args(planned, 3)["radius"] == 3
+
+
+def test_terse_tool_names_and_quoted_captions():
+    planned = plan_offline(
+        "canny edge map -> generate 'a cyberpunk alley at night' from the edges -> describe_image"
+    )
+    assert _tools(planned) == ["annotate", "control_generate", "describe_image"]
+    assert _args(planned, 1) == {
+        "image": "$s1.image",
+        "condition": "canny",
+        "caption": "a cyberpunk alley at night",
+        "from_photo": False,
+    }
+    planned = plan_offline("text-to-image: 'a desert highway' => outpaint all sides", inputs=0)
+    assert _tools(planned) == ["text_to_image", "outpaint"]
+    assert _args(planned, 0) == {"caption": "a desert highway"}
+    planned = plan_offline("restore_then: dehaze + denoise, then segment")
+    assert _args(planned, 0) == {"image": "$input", "problems": ["dehaze", "denoise"], "then": "segment"}
+
+
+def test_image_numbers_and_a_mask_given_as_input():
+    planned = plan_offline("mask the cat in image 2 -> feather 4px -> composite", inputs=2)
+    assert _args(planned, 0) == {"image": "$input.1", "referring": "the cat", "mode": "mask"}
+    planned = plan_offline("image 2 is a binary mask for image 1. dilate it by 6px", inputs=2)
+    assert _tools(planned) == ["mask_dilate"]
+    assert _args(planned, 0) == {"mask": "$input.1", "radius": 6}
+
+
+def test_a_remark_the_router_cannot_place_is_no_question():
+    planned = plan_offline("Two pictures here. Find the cat in the first picture.", inputs=2)
+    assert _tools(planned) == ["ground"]
 
 
 def test_an_input_the_request_calls_a_map_is_the_condition():
