@@ -1,4 +1,4 @@
-"""The planner's scores on every packaged request set (the held-out one is scored, never printed row by row)."""
+"""The planner's scores on every packaged request set (the held-out one is scored, never shown row by row)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ import pytest
 from pixwizard.agents.plan_eval import load_rows, score
 
 # The bars: the tuning sets, and the held-out set written blind and never read while tuning the planner.
-BARS = {"plan_eval.jsonl": 0.90, "plan_tune_a.jsonl": 0.85, "plan_tune_b.jsonl": 0.85, "plan_holdout.jsonl": 0.75}
+BARS = {
+    "plan_eval.jsonl": 0.90,
+    "plan_tune_a.jsonl": 0.85,
+    "plan_tune_b.jsonl": 0.85,
+    "plan_holdout.jsonl": 0.75,
+}
 
 
 @pytest.mark.parametrize("name", BARS)
