@@ -133,6 +133,7 @@ def _run(plan, images, registry, ctx, resume, json_out) -> None:
             "status": s.status,
             "output_id": (s.output or {}).get("image", {}).get("id") if s.output else None,
             "images": s.images,
+            "warnings": (s.output or {}).get("warnings", []),
             "error": s.error,
         }
         for s in run.steps
@@ -150,7 +151,9 @@ def _run(plan, images, registry, ctx, resume, json_out) -> None:
         typer.echo(json.dumps(result, indent=2))
     else:
         for step in steps:
-            typer.echo(f"{step['id']:<4} {step['tool']:<16} {step['status']:<9} {step['output_id'] or ''}")
+            note = step["error"] or "; ".join(step["warnings"][:1])
+            line = f"{step['id']:<4} {step['tool']:<16} {step['status']:<9} {step['output_id'] or ''}"
+            typer.echo(f"{line}  {note}".rstrip())
         if run.image is not None:
             typer.echo(f"result: {run.image.path}")
             typer.echo("lineage: " + " <- ".join([run.image.id] + [a["id"] for a in run.lineage]))
