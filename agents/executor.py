@@ -252,7 +252,7 @@ def _save(ctx: ToolContext, record: dict, steps: list[StepRun], status: str) -> 
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat()
+    return _dt.datetime.now(_dt.timezone.utc).isoformat()
 
 
 __all__ = ["RECORD_VERSION", "PlanError", "RunOutput", "StepRun", "count_model_calls", "execute"]

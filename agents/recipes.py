@@ -58,10 +58,11 @@ class AddArgs(RecipeArgs):
     image: str = ImageRef
     what: str = Field(min_length=1, max_length=300, description="What to add, e.g. 'a yellow star'.")
     where: str | Box = Field(
+        json_schema_extra={"format": "image-ref"},  # a plan may pass a mask output here
         description=(
             "Where: a box [x0, y0, x1, y1], a mask image reference (img_... id, pixwizard:// URI, path or "
             "data: URI), or words such as 'top left', 'center', 'next to the red car', 'above the table'."
-        )
+        ),
     )
 
 
@@ -132,7 +133,9 @@ class RestoreThenOutput(BaseModel):
 
 
 def _registry() -> Registry:
-    return current_call().registry or default_registry()
+    """The registry building blocks come from: the full one, even when the caller offers a selection."""
+    registry = current_call().registry
+    return registry.full if registry is not None else default_registry()
 
 
 def _call(name: str, args: dict, ctx: ToolContext, progress=None, cancel=None):
@@ -260,12 +263,14 @@ def _edit_region(
 
 
 def _finish(
-    ctx, input_id, final_id, region_id, box, found, intermediates, verification, warnings
+    ctx, args, input_id, final_id, region_id, box, found, intermediates, verification, warnings, ids=None
 ) -> RecipeOutput:
     from pixwizard.tools.catalog import image_out
 
     before = ctx.store.load(input_id).image
     after = ctx.store.load(final_id).image
+    if final_id != input_id:  # the result carries the recipe's own provenance, so regenerate re-runs it
+        final_id = _publish(ctx, args, {"image": input_id, **(ids or {})}, after, final_id).id
     changed_outside = 0
     if region_id is not None:
         outside = ~_mask_of(ctx, region_id)
@@ -282,6 +287,29 @@ def _finish(
         changed_outside=changed_outside,
         warnings=warnings,
     )
+
+
+def _publish(ctx, args, ids: dict, image, composite_id: str):
+    from pixwizard.tools.catalog import model_provenance
+    from pixwizard.tools.schemas import Timings
+
+    provenance = model_provenance(
+        ctx,
+        args,
+        ids,
+        [composite_id, *dict.fromkeys(ids.values())],
+        model=ctx.backend.model,
+        task=None,
+        instruction=None,
+        seed=args.seed,
+        steps=args.steps,
+        text_guidance=args.text_guidance,
+        image_guidance=args.image_guidance,
+        processed_resolution=None,
+        timings=Timings(queued_s=0.0, run_s=0.0),
+    )
+    meta = {"task": None, "source": provenance.tool, "provenance": provenance.model_dump(mode="json")}
+    return ctx.store.put(image, parents=provenance.parents, meta=meta)
 
 
 def _input_id(ctx: ToolContext, reference: str) -> str:
@@ -323,11 +351,11 @@ def _object_edit(ctx, args, caption: str | None, verify: str, wants_found: bool,
     found, region_id, object_id, box = _ground_region(ctx, args, input_id, args.target, steps, cancel)
     if not found:
         warning = f"'{args.target}' was not found; the image is unchanged"
-        return _finish(ctx, input_id, input_id, None, None, False, steps, None, [warning])
+        return _finish(ctx, args, input_id, input_id, None, None, False, steps, None, [warning])
     final, verification, warnings = _edit_region(
         ctx, args, input_id, region_id, object_id, caption, verify, wants_found, steps, progress, cancel
     )
-    return _finish(ctx, input_id, final, region_id, box, True, steps, verification, warnings)
+    return _finish(ctx, args, input_id, final, region_id, box, True, steps, verification, warnings)
 
 
 def remove_object(args: RemoveArgs, ctx: ToolContext, progress=None, cancel=None) -> RecipeOutput:
@@ -340,50 +368,66 @@ def replace_object(args: ReplaceArgs, ctx: ToolContext, progress=None, cancel=No
     return _object_edit(ctx, args, args.replacement, args.replacement, True, progress, cancel)
 
 
-# Where words: a region as fractions of the image (x0, y0, x1, y1).
-_PLACES = {
-    "top left": (0.0, 0.0, 0.4, 0.4),
-    "top right": (0.6, 0.0, 1.0, 0.4),
-    "bottom left": (0.0, 0.6, 0.4, 1.0),
-    "bottom right": (0.6, 0.6, 1.0, 1.0),
-    "top": (0.3, 0.0, 0.7, 0.4),
-    "bottom": (0.3, 0.6, 0.7, 1.0),
-    "left": (0.0, 0.3, 0.4, 0.7),
-    "right": (0.6, 0.3, 1.0, 0.7),
-    "center": (0.3, 0.3, 0.7, 0.7),
-    "centre": (0.3, 0.3, 0.7, 0.7),
-    "middle": (0.3, 0.3, 0.7, 0.7),
+# Where words. A place is a vertical band and a horizontal band of the image (fractions x0, x1 / y0, y1).
+_ROWS = {"top": (0.0, 0.4), "middle": (0.3, 0.7), "bottom": (0.6, 1.0)}
+_COLUMNS = {"left": (0.0, 0.4), "middle": (0.3, 0.7), "right": (0.6, 1.0)}
+_SYNONYMS = {"upper": "top", "lower": "bottom", "center": "middle", "centre": "middle", "central": "middle"}
+_FILLER = {"the", "in", "at", "of", "on", "to", "corner", "side", "part", "area", "edge", "half"}
+_FILLER |= {"image", "picture", "photo", "frame", "somewhere", "near", "towards", "toward"}
+# Relations to an anchor object, longest first: the box goes on that side of it, or over it.
+_RELATIONS = {
+    "to the left of": "left",
+    "left of": "left",
+    "to the right of": "right",
+    "right of": "right",
+    "next to": "beside",
+    "beside": "beside",
+    "by": "beside",
+    "near": "beside",
+    "on top of": "above",
+    "above": "above",
+    "over": "above",
+    "below": "below",
+    "beneath": "below",
+    "underneath": "below",
+    "under": "below",
+    "in front of": "over",
+    "behind": "over",
+    "on": "over",
 }
-_RELATIONS = (
-    "next to",
-    "beside",
-    "near",
-    "left of",
-    "right of",
-    "above",
-    "below",
-    "under",
-    "over",
-    "on top of",
-)
 _REFERENCE = re.compile(
     r"^(img_[0-9a-f]{12}|pixwizard://|data:|file:|/|\./|~)|\.(png|jpe?g|webp|bmp|gif|tiff?)$", re.I
 )
 
 
 def _place_box(text: str, size: tuple[int, int]) -> Box | None:
-    words = re.sub(r"[^a-z ]", " ", text.lower())
-    words = " ".join(
-        w
-        for w in words.split()
-        if w not in {"the", "in", "at", "of", "corner", "side", "part", "image", "picture", "photo"}
-    )
-    words = words.replace("upper", "top").replace("lower", "bottom")
-    if words not in _PLACES:
+    """The box of a place such as 'top left', 'upper right corner', 'centre-left', 'bottom'."""
+    words = [_SYNONYMS.get(w, w) for w in re.sub(r"[^a-z ]", " ", text.lower()).split()]
+    words = [w for w in words if w not in _FILLER]
+    if not words or any(w not in _ROWS and w not in _COLUMNS for w in words) or len(words) > 2:
         return None
+    row = next((w for w in words if w in ("top", "bottom")), "middle")
+    column = next((w for w in words if w in ("left", "right")), "middle")
+    (y0, y1), (x0, x1) = _ROWS[row], _COLUMNS[column]
     w, h = size
-    x0, y0, x1, y1 = _PLACES[words]
     return round(x0 * w), round(y0 * h), max(round(x1 * w), 1), max(round(y1 * h), 1)
+
+
+def parse_relation(text: str) -> tuple[str, str] | None:
+    """``(side, anchor)`` for words such as 'to the left of the car' or 'on the table', else None."""
+    text = re.sub(r"\s+", " ", text.strip().lower().rstrip(".!"))
+    for words, side in _RELATIONS.items():
+        if text.startswith(words + " "):
+            anchor = text[len(words) :].strip()
+            return (side, anchor) if anchor else None
+    return None
+
+
+def needs_anchor(where) -> bool:
+    """Whether an add_object ``where`` names an object to ground first (for counting model calls)."""
+    return (
+        isinstance(where, str) and not _REFERENCE.search(where.strip()) and parse_relation(where) is not None
+    )
 
 
 def _beside(anchor: Box, relation: str, size: tuple[int, int]) -> Box:
@@ -391,13 +435,17 @@ def _beside(anchor: Box, relation: str, size: tuple[int, int]) -> Box:
     w, h = size
     x0, y0, x1, y1 = anchor
     bw, bh = max(x1 - x0, w // 8), max(y1 - y0, h // 8)
-    if relation in ("left of",):
+    if relation == "over":  # on, in front of, behind: over the anchor itself
+        box = anchor
+    elif relation == "left":
         box = (x0 - bw, y0, x0, y1)
-    elif relation in ("above", "over", "on top of"):
+    elif relation == "right":
+        box = (x1, y0, x1 + bw, y1)
+    elif relation == "above":
         box = (x0, y0 - bh, x1, y0)
-    elif relation in ("below", "under"):
+    elif relation == "below":
         box = (x0, y1, x1, y1 + bh)
-    else:  # next to, beside, near, right of: the right side, or the left when there is no room
+    else:  # beside: the right side, or the left when there is no room
         box = (x1, y0, x1 + bw, y1) if x1 + bw <= w or x0 - bw < 0 else (x0 - bw, y0, x0, y1)
     bx0, by0 = max(0, box[0]), max(0, box[1])
     bx1, by1 = min(w, box[2]), min(h, box[3])
@@ -412,9 +460,10 @@ def add_object(args: AddArgs, ctx: ToolContext, progress=None, cancel=None) -> R
     size = ctx.store.load(input_id).image.size
     steps: list[Intermediate] = []
     where, box, region_id = args.where, None, None
+    where_is_mask = isinstance(where, str) and bool(_REFERENCE.search(where.strip()))
     if isinstance(where, tuple):
         box = where
-    elif _REFERENCE.search(where.strip()):
+    elif where_is_mask:
         region_id = _input_id(ctx, where.strip())
         mask = _mask_of(ctx, region_id)
         if mask.shape[::-1] != size:
@@ -427,24 +476,23 @@ def add_object(args: AddArgs, ctx: ToolContext, progress=None, cancel=None) -> R
     else:
         box = _place_box(where, size)
         if box is None:
-            text = where.strip().lower()
-            relation = next((r for r in _RELATIONS if text.startswith(r)), None)
-            if relation is None:
+            parsed = parse_relation(where)
+            if parsed is None:
                 raise ToolError(
                     f"cannot tell where {where!r} is",
                     suggestions=[
                         "give a box [x0, y0, x1, y1]",
                         "a mask id",
-                        "'top left', 'center', 'next to the car'",
+                        "'top left', 'center', 'next to the car', 'on the table'",
                     ],
                 )
-            anchor = text[len(relation) :].strip()
+            relation, anchor = parsed
             found, _, _, anchor_box = _ground_region(
                 ctx, args.model_copy(update={"dilate": 0}), input_id, anchor, steps, cancel
             )
             if not found:
                 warning = f"the anchor '{anchor}' was not found; the image is unchanged"
-                return _finish(ctx, input_id, input_id, None, None, False, steps, None, [warning])
+                return _finish(ctx, args, input_id, input_id, None, None, False, steps, None, [warning])
             box = _beside(anchor_box, relation, size)
     if region_id is None:
         made = _call("box_to_mask", {"image": input_id, "box": list(box)}, ctx)
@@ -453,7 +501,10 @@ def add_object(args: AddArgs, ctx: ToolContext, progress=None, cancel=None) -> R
     final, verification, warnings = _edit_region(
         ctx, args, input_id, region_id, region_id, args.what, args.what, True, steps, progress, cancel
     )
-    return _finish(ctx, input_id, final, region_id, tuple(box), True, steps, verification, warnings)
+    ids = {"where": region_id} if where_is_mask else {}
+    return _finish(
+        ctx, args, input_id, final, region_id, tuple(box), True, steps, verification, warnings, ids
+    )
 
 
 _ANNOTATE = {"normal", "canny", "hed", "sketch", "lineart", "pose"}
@@ -505,7 +556,7 @@ def recipe_calls(kind: str):
         if kind == "restore_then":
             problems = args.get("problems", "auto")
             return (len(problems) if isinstance(problems, list) else 0) + 1
-        grounds = 1 if kind != "add" else int(isinstance(args.get("where"), str))
+        grounds = 1 if kind != "add" else int(needs_anchor(args.get("where")))
         return grounds + 1 + int(args.get("verify", True))
 
     return count

@@ -7,7 +7,7 @@ them without `pixwizard.tools` importing this package.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pixwizard.tools.catalog import (
     ToolContext,
@@ -32,7 +32,9 @@ _R = Hints(read_only=True, destructive=False, idempotent=True)
 
 
 def _registry() -> Registry:
-    return current_call().registry or default_registry()
+    """The registry building blocks come from: the full one, even when the caller offers a selection."""
+    registry = current_call().registry
+    return registry.full if registry is not None else default_registry()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -70,8 +72,22 @@ class RunPlanArgs(_Args):
 class RunPlanOutput(RunOutput):
     """A run (or, for a dry run, the validated plan and its model-call count with no steps run)."""
 
+    status: Literal["done", "failed", "cancelled", "planned"] = Field(
+        description="'planned' for a dry run (nothing ran)."
+    )
     plan: Plan
     planned_model_calls: int
+
+
+def _check_run_plan(args: RunPlanArgs, registry: Registry) -> None:
+    """Validate a run_plan call's plan before start_job queues it."""
+    if args.plan is not None:
+        try:
+            validate_plan(args.plan, registry.full, len(args.images))
+        except PlanError as exc:
+            raise ToolError(f"invalid plan: {exc}") from None
+    elif not args.request and not args.resume:
+        raise ToolError("run_plan needs plan, request or resume")
 
 
 def make_plan(request: str, inputs: int, registry: Registry) -> PlanOutput:
@@ -116,7 +132,7 @@ def run_plan(args: RunPlanArgs, ctx: ToolContext, progress=None, cancel=None) ->
     if args.dry_run:
         return RunPlanOutput(
             run_id="",
-            status="done",
+            status="planned",
             steps=[],
             image=None,
             model_calls=0,
@@ -166,10 +182,13 @@ def run_instruction(args: InstructionArgs, ctx: ToolContext, progress=None, canc
     from pixwizard.tasks import get_task, route
     from pixwizard.tasks.registry import InputKind
 
-    from .planner import plan_offline
+    from .planner import plan_offline, split_clauses
 
     inputs = 0 if args.image is None else 1
     planned = plan_offline(args.request, inputs=inputs)
+    if planned.question is not None and len(split_clauses(args.request)) > 1:
+        q = planned.question  # several steps, one unclear: ask, never squeeze it into one task
+        raise ToolError(q.question, suggestions=[f"candidates: {', '.join(q.candidates)}", "or call plan"])
     if planned.plan is not None and len(planned.plan.steps) > 1:
         registry = _registry()
         try:
@@ -409,6 +428,7 @@ AGENT_TOOLS: list[ToolSpec] = [
         run_plan,
         _W,
         model_calls=lambda args: 0,
+        precheck=_check_run_plan,
     ),
     ToolSpec(
         "history",

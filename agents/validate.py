@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .plan import Plan, PlanError, Ref, Step, refs_in
 
+_ALSO_TEXT = {"where"}  # image-reference arguments that also take plain values
 NOT_IN_PLANS = {"start_job", "job_status", "job_result", "job_cancel", "plan", "run_plan"}
 _PLACEHOLDER_ID = "img_000000000000"
 
@@ -47,6 +48,7 @@ def validate_plan(plan: Plan | dict, registry: Registry, inputs: int = 1) -> Pla
             problems.append(f"step {step.id}: the id is used twice; give every step its own id")
         seen.add(step.id)
     edges: dict[str, set[str]] = {step.id: set() for step in plan.steps}
+    arguments: dict[tuple[str, str], str] = {}  # (step, referenced step) -> the argument that refers
     for i, step in enumerate(plan.steps):
         if step.tool in NOT_IN_PLANS:
             problems.append(
@@ -76,7 +78,8 @@ def validate_plan(plan: Plan | dict, registry: Registry, inputs: int = 1) -> Pla
                     problems.append(problem)
                 if not ref.is_input and ref.source in order:
                     edges[step.id].add(ref.source)
-    problems += _cycles(plan, edges, order)
+                    arguments.setdefault((step.id, ref.source), name)
+    problems += _cycles(plan, edges, order, arguments)
     if problems:
         raise PlanError(problems)
     return plan
@@ -185,28 +188,35 @@ def _check_ref(
     except LookupError as exc:
         return f"{here}: {ref} does not exist: {exc}"
     if wants_image:
-        if _unwrap(found) is ImageOut or _unwrap(found) is str:
+        if _unwrap(found) is ImageOut or (
+            _unwrap(found) is str and ref.path[-1:] in (("id",), ("uri",), ("path",))
+        ):
             return None
+        if argument in _ALSO_TEXT and _compatible(found, expected):
+            return None  # e.g. add_object's where: a mask, or words
         return f"{here}: {ref} is {_type_name(found)}, but {argument} expects an image"
     if not _compatible(found, expected):
         return f"{here}: {ref} is {_type_name(found)}, but {name} expects {_type_name(expected)}"
     return None
 
 
-def _cycles(plan: Plan, edges: dict[str, set[str]], order: dict[str, int]) -> list[str]:
+def _cycles(
+    plan: Plan, edges: dict[str, set[str]], order: dict[str, int], arguments: dict[tuple[str, str], str]
+) -> list[str]:
     """Forward references: a cycle (named step by step) or a use of a step before it runs."""
     problems = []
     for step in plan.steps:
         for target in sorted(edges[step.id]):
             if target == step.id or order[target] < order[step.id]:
                 continue
+            here = f"step {step.id}, argument {arguments[(step.id, target)]}"
             path = _path(edges, target, step.id)
             if path:
                 cycle = " -> ".join([step.id, *path])
-                problems.append(f"step {step.id}: its references form a cycle ({cycle}); reorder the steps")
+                problems.append(f"{here}: its references form a cycle ({cycle}); reorder the steps")
             else:
                 problems.append(
-                    f"step {step.id}: refers to the later step {target}; a step can use only earlier outputs"
+                    f"{here}: refers to the later step {target}; a step can use only earlier outputs"
                 )
     return problems
 

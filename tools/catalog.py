@@ -470,6 +470,8 @@ def start_job(args: StartJobArgs, ctx: ToolContext, progress: Progress = None, c
         tool_args = spec.input_model.model_validate(args.args)
     except ValidationError as exc:
         raise ToolError(f"{args.tool}: {validation_message(exc)}") from None
+    if spec.precheck is not None:
+        spec.precheck(tool_args, registry)  # e.g. run_plan validates its plan before the job is queued
 
     def work(job: Job):
         def track(done: float, total: float) -> None:
@@ -543,7 +545,8 @@ def invoke(
         registry = outer.registry
     if caller is None and outer is not None:
         caller = outer.caller
-    run_id, step_id = step or (None, None)
+    # A call made inside another (a recipe's ground, a plan step's inner calls) belongs to the same step.
+    run_id, step_id = step or ((outer.run_id, outer.step_id) if outer is not None else (None, None))
     token = CALL.set(Call(spec.name, caller, registry, run_id, step_id))
     try:
         return spec.fn(args, ctx, progress, cancel)

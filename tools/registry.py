@@ -40,6 +40,7 @@ class Registry:
     def __init__(self, specs: Iterable[ToolSpec] = (), resources: Iterable[TextResource] = ()):
         self._specs: dict[str, ToolSpec] = {}
         self.resources: list[TextResource] = list(resources)
+        self.full: Registry = self  # the registry a selection was made from (recipes' building blocks)
         for spec in specs:
             self.add(spec)
 
@@ -96,8 +97,8 @@ class Registry:
         Raises:
             ToolError: A name that is not a tool (so a typo does not silently drop a tool).
         """
-        include = None if include is None else list(include)
-        exclude = list(exclude or ())
+        include = None if include is None else [include] if isinstance(include, str) else list(include)
+        exclude = [exclude] if isinstance(exclude, str) else list(exclude or ())
         unknown = [name for name in (include or []) + exclude if name not in self._specs]
         if unknown:
             raise ToolError(
@@ -105,7 +106,12 @@ class Registry:
                 suggestions=[f"one of: {', '.join(self._specs)}"],
             )
         chosen = self._specs if include is None else {name: self._specs[name] for name in include}
-        return Registry((spec for name, spec in chosen.items() if name not in exclude), self.resources)
+        selected = Registry((spec for name, spec in chosen.items() if name not in exclude), self.resources)
+        if not len(selected):
+            known = ", ".join(self._specs)
+            raise ToolError("the selection leaves no tool", suggestions=[f"choose from: {known}"])
+        selected.full = self.full
+        return selected
 
     def task_map(self) -> dict[str, str]:
         """Which tool serves each task (the tasks a tool declares on its spec)."""

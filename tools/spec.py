@@ -51,7 +51,10 @@ class ToolSpec:
         generates: Runs the model (serialised on the backend; ``start_job`` can run it in the background).
         examples: Example argument dicts (CLI help, tests).
         tasks: The tasks of `pixwizard.tasks` this tool serves (each task is served by exactly one tool).
-        model_calls: How many model calls one call makes at least (a plan's dry run counts them).
+        model_calls: How many model calls one call makes at least (a plan's dry run counts them), or a
+            function of the call's arguments.
+        precheck: ``precheck(args, registry)`` raises `ToolError` for a call that cannot run; ``start_job``
+            calls it before queuing, so a bad call fails at once and not inside the job.
     """
 
     name: str
@@ -63,7 +66,8 @@ class ToolSpec:
     generates: bool = True
     examples: tuple[dict, ...] = ()
     tasks: tuple[str, ...] = ()
-    model_calls: int | None = None
+    model_calls: int | Callable[[dict], int] | None = None
+    precheck: Callable | None = None
 
     @property
     def calls(self) -> int:

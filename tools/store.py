@@ -245,7 +245,7 @@ class ImageStore:
             "height": image.height,
             "mode": image.mode,
             "parents": list(parents),
-            "created": _dt.datetime.now(_dt.UTC).isoformat(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
             "bytes": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
             **(meta or {}),

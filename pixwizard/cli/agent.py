@@ -65,6 +65,8 @@ def agent(
         typer.echo(plan_schema_json())
         return
     images = list(image or [])
+    if llm is not None:
+        planner = Planner.llm  # naming a chat model chooses the LLM planner
     if request is None and resume is None and plan_file is None:
         raise ValueError("give a request (or --plan FILE, --resume RUN_ID or --schema)")
     from pixwizard.tools import default_registry, make_context
@@ -76,7 +78,7 @@ def agent(
         return
     plan = None
     if resume is None:
-        plan = _make_plan(request, images, registry, planner, llm, plan_file)
+        plan = _make_plan(request, images, registry, planner, llm, plan_file, json_out)
         if plan is None:
             return  # a question was printed
     from pixwizard.agents.executor import count_model_calls
@@ -92,12 +94,15 @@ def agent(
     _run(plan, images, registry, ctx, resume, json_out)
 
 
-def _make_plan(request, images, registry, planner, llm, plan_file):
-    from pixwizard.agents import Plan
+def _make_plan(request, images, registry, planner, llm, plan_file, json_out=False):
     from pixwizard.agents.validate import validate_plan
 
     if plan_file is not None:
-        return validate_plan(Plan.model_validate_json(plan_file.read_text()), registry, len(images))
+        try:
+            data = json.loads(plan_file.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{plan_file} is not JSON: {exc}") from None
+        return validate_plan(data, registry, len(images))
     if planner is Planner.llm:
         from pixwizard.agents.llm import load_chat_model, plan_with_llm
 
@@ -107,7 +112,10 @@ def _make_plan(request, images, registry, planner, llm, plan_file):
     planned = make_plan(request, len(images), registry)
     if planned.plan is None:
         question = planned.question
-        typer.echo(f"question: {question.question} (candidates: {', '.join(question.candidates)})")
+        if json_out:
+            typer.echo(json.dumps({"question": question.model_dump(mode="json")}, indent=2))
+        else:
+            typer.echo(f"question: {question.question} (candidates: {', '.join(question.candidates)})")
         raise typer.Exit(code=2)
     return planned.plan
 

@@ -183,7 +183,9 @@ def _field_parameter(name: str, field) -> inspect.Parameter:
     help_text = field.description or ""
     if takes_json(field.annotation):
         help_text += " (JSON, e.g. [10, 20, 110, 120]; plain text is taken as a string)"
-    option = typer.Option(declaration, help=help_text, **_bounds(field))
+    from rich.markup import escape
+
+    option = typer.Option(declaration, help=escape(help_text), **_bounds(field))
     default = inspect.Parameter.empty if field.is_required() else _plain(field.default)
     if takes_json(field.annotation) and not field.is_required():
         default = None

@@ -144,7 +144,9 @@ def test_an_invalid_plan_is_repaired_with_the_validation_message(
 def test_repairs_run_out_with_the_last_problem(registry):
     replies = [AIMessage("Sure, I can do that."), as_text(LATER_STEP), as_text(LATER_STEP)]
     model = RecordingChat(messages=iter(replies), received=[])
-    with pytest.raises(ToolError, match="after 3 tries: step s1: refers to the later step s2"):
+    with pytest.raises(
+        ToolError, match="after 3 tries: step s1, argument image: refers to the later step s2"
+    ):
         plan_with_llm("estimate depth of the restored photo", 1, registry, model, max_repairs=2)
     assert len(model.received) == 3  # the first try and two repairs, no more
     assert "no JSON object" in model.received[1][-1].content

@@ -60,7 +60,7 @@ CASES = {
             {"id": "s1", "tool": "depth", "args": {"image": "$s2.image"}},
             {"id": "s2", "tool": "restore", "args": {"image": "$input", "problem": "denoise"}},
         ],
-        ["step s1", "later step s2", "earlier"],
+        ["step s1, argument image", "later step s2", "earlier"],
     ),
     "missing field": (
         [
@@ -83,6 +83,13 @@ CASES = {
         ],
         ["step s2", "argument referring", "an image", "expects text"],
     ),
+    "text where an image is expected": (
+        [
+            {"id": "s1", "tool": "depth", "args": {"image": "$input"}},
+            {"id": "s2", "tool": "segment", "args": {"image": "$s1.provenance.tool"}},
+        ],
+        ["step s2", "argument image", "$s1.provenance.tool", "is text", "expects an image"],
+    ),
     "missing input": (
         [{"id": "s1", "tool": "depth", "args": {"image": "$input.2"}}],
         ["step s1", "argument image", "$input.2", "input 2", "1 input image"],
@@ -96,7 +103,7 @@ CASES = {
             },
             {"id": "s2", "tool": "resize", "args": {"image": "$s1.image", "scale": 0.5}},
         ],
-        ["step s1", "cycle", "s1 -> s2 -> s1"],
+        ["step s1, argument other", "cycle", "s1 -> s2 -> s1"],
     ),
     "self reference": (
         [{"id": "s1", "tool": "resize", "args": {"image": "$s1.image", "scale": 0.5}}],
