@@ -1119,10 +1119,22 @@ def _rule_generate(clause: Clause, st: _State) -> bool:
     return True
 
 
+_AN_IMAGE = re.compile(
+    r"\b(?:it|this|that|the\s+(?:photo|image|picture|pic|scan|shot)|my\s+(?:photo|image|picture|pic|scan))\b",
+    re.I,
+)
+_DRAWING = re.compile(
+    r"\b(?:draw|generate|create|paint|render|illustrate|imagine|design|produce|t2i)\w*\b|\bmake\s+(?:me\s+)?an?\b",
+    re.I,
+)
+
+
 def _rule_text_first(clause: Clause, st: _State) -> bool:
-    """With no input image, the first step can only draw one."""
+    """With no input image, the first step can only draw one (a clause about "it" needs an image)."""
     if st.image is not None:
         return False
+    if _AN_IMAGE.search(clause.text) and not _DRAWING.search(clause.text):
+        raise _ask("This needs an input image: which image should I use?", clause, ["pass an image"])
     caption = extract_slots("text_to_image", clause.text).get("caption")
     if not caption:
         raise _ask("What should I draw?", clause, ["text_to_image"])

@@ -353,3 +353,10 @@ def test_plan_eval_runs_as_a_module(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "exact=0.500 slots=0.500 n=2 questions=1" in done.stdout
     assert "MISS" in done.stdout
+
+
+def test_without_an_image_a_request_about_it_is_a_question_and_drawing_still_plans():
+    asked = plan_offline("denoise it, then estimate depth", inputs=0)
+    assert asked.plan is None and "input image" in asked.question.question
+    drawn = plan_offline("draw a red boat, then estimate its depth", inputs=0)
+    assert [s.tool for s in drawn.plan.steps] == ["text_to_image", "depth"]
