@@ -16,8 +16,7 @@ from typing import Literal
 
 import numpy as np
 from pixwizard.tools import imageops
-from pixwizard.tools.catalog import ToolContext, current_call, invoke
-from pixwizard.tools.registry import Registry, default_registry
+from pixwizard.tools.catalog import ToolContext, call_registry, invoke, store_call_result
 from pixwizard.tools.schemas import Generation, ImageOut, ImageRef, Restoration
 from pixwizard.tools.spec import ToolError
 from pydantic import BaseModel, Field
@@ -132,14 +131,8 @@ class RestoreThenOutput(BaseModel):
 # ----------------------------------------------------------------------------------------------------
 
 
-def _registry() -> Registry:
-    """The registry building blocks come from: the full one, even when the caller offers a selection."""
-    registry = current_call().registry
-    return registry.full if registry is not None else default_registry()
-
-
 def _call(name: str, args: dict, ctx: ToolContext, progress=None, cancel=None):
-    registry = _registry()
+    registry = call_registry()
     return invoke(registry.get(name), args, ctx, progress, cancel, registry=registry)
 
 
@@ -290,26 +283,19 @@ def _finish(
 
 
 def _publish(ctx, args, ids: dict, image, composite_id: str):
-    from pixwizard.tools.catalog import model_provenance
-    from pixwizard.tools.schemas import Timings
-
-    provenance = model_provenance(
+    stored, _ = store_call_result(
         ctx,
         args,
         ids,
-        [composite_id, *dict.fromkeys(ids.values())],
+        image,
+        parents=[composite_id, *dict.fromkeys(ids.values())],
         model=ctx.backend.model,
-        task=None,
-        instruction=None,
         seed=args.seed,
         steps=args.steps,
         text_guidance=args.text_guidance,
         image_guidance=args.image_guidance,
-        processed_resolution=None,
-        timings=Timings(queued_s=0.0, run_s=0.0),
     )
-    meta = {"task": None, "source": provenance.tool, "provenance": provenance.model_dump(mode="json")}
-    return ctx.store.put(image, parents=provenance.parents, meta=meta)
+    return stored
 
 
 def _input_id(ctx: ToolContext, reference: str) -> str:

@@ -14,10 +14,10 @@ from pixwizard.tools.catalog import (
     _common,
     _inputs,
     _run,
-    current_call,
+    call_registry,
     invoke,
 )
-from pixwizard.tools.registry import Registry, default_registry
+from pixwizard.tools.registry import Registry
 from pixwizard.tools.schemas import Generation, ImageOut, ImageRef, Provenance, _Args
 from pixwizard.tools.spec import Hints, ToolError, ToolSpec
 from pydantic import BaseModel, Field
@@ -29,12 +29,6 @@ from .validate import validate_plan
 
 _W = Hints(read_only=False, destructive=False, idempotent=False)
 _R = Hints(read_only=True, destructive=False, idempotent=True)
-
-
-def _registry() -> Registry:
-    """The registry building blocks come from: the full one, even when the caller offers a selection."""
-    registry = current_call().registry
-    return registry.full if registry is not None else default_registry()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -104,14 +98,14 @@ def make_plan(request: str, inputs: int, registry: Registry) -> PlanOutput:
 def plan_tool(args: PlanArgs, ctx: ToolContext, progress=None, cancel=None) -> PlanOutput:
     """Turn a request into a plan (no model call)."""
     try:
-        return make_plan(args.request, args.inputs, _registry())
+        return make_plan(args.request, args.inputs, call_registry())
     except PlanError as exc:
         raise ToolError(f"the planner made an invalid plan: {exc}") from None
 
 
 def run_plan(args: RunPlanArgs, ctx: ToolContext, progress=None, cancel=None) -> RunPlanOutput:
     """Validate and run a plan step by step (or resume a run)."""
-    registry = _registry()
+    registry = call_registry()
     if args.resume is None:
         plan = args.plan
         if plan is None:
@@ -190,7 +184,7 @@ def run_instruction(args: InstructionArgs, ctx: ToolContext, progress=None, canc
         q = planned.question  # several steps, one unclear: ask, never squeeze it into one task
         raise ToolError(q.question, suggestions=[f"candidates: {', '.join(q.candidates)}", "or call plan"])
     if planned.plan is not None and len(planned.plan.steps) > 1:
-        registry = _registry()
+        registry = call_registry()
         try:
             plan = validate_plan(planned.plan, registry, inputs)
         except PlanError as exc:
@@ -334,7 +328,7 @@ def regenerate(args: RegenerateArgs, ctx: ToolContext, progress=None, cancel=Non
     prov = ctx.store.get(loaded.id).meta.get("provenance")
     if not prov or not prov.get("tool"):
         raise ToolError(f"{loaded.id} has no replayable provenance (an input, or made by an older version)")
-    registry = _registry()
+    registry = call_registry()
     spec = registry.get(prov["tool"])
     call_args = dict(prov["args"]) | args.overrides
     if "seed" in spec.input_model.model_fields:

@@ -136,6 +136,53 @@ def model_provenance(ctx: ToolContext, args, ids: dict[str, str], parents: list[
     )
 
 
+_MODEL_FIELDS = ("model", "task", "instruction", "seed", "steps", "text_guidance", "image_guidance")
+
+
+def store_call_result(
+    ctx: ToolContext,
+    args,
+    ids: dict[str, str],
+    image: Image.Image,
+    *,
+    parents: list[str] | None = None,
+    run_s: float = 0.0,
+    **fields,
+) -> tuple[StoredImage, Provenance]:
+    """Store an image made by the call in progress without a model run of its own, with its provenance.
+
+    For the image operations and a recipe's final result; the model fields default to null.
+
+    Args:
+        ctx: The store.
+        args: The call's validated arguments.
+        ids: Its image arguments as store ids.
+        image: The image to store.
+        parents: Default: the ids, in order, once each.
+        run_s: Seconds the work took.
+        **fields: Provenance model fields to set (``model``, ``seed``, ...).
+    """
+    parents = parents if parents is not None else list(dict.fromkeys(ids.values()))
+    fields = dict.fromkeys(_MODEL_FIELDS) | {"processed_resolution": None} | fields
+    timings = Timings(queued_s=0.0, run_s=run_s)
+    provenance = model_provenance(ctx, args, ids, parents, timings=timings, **fields)
+    meta = {"task": None, "source": provenance.tool, "provenance": provenance.model_dump(mode="json")}
+    return ctx.store.put(image, parents=parents, meta=meta), provenance
+
+
+def call_registry() -> Registry:
+    """The registry a tool built from other tools takes its building blocks from.
+
+    The full registry of the calling face, even when the face offers only a selection of tools.
+    """
+    registry = current_call().registry
+    if registry is not None:
+        return registry.full
+    from .registry import default_registry
+
+    return default_registry()
+
+
 def _run(
     ctx: ToolContext,
     args,

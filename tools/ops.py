@@ -13,8 +13,8 @@ from PIL import Image, ImageColor
 from pydantic import BaseModel, Field
 
 from . import imageops
-from .catalog import ToolContext, image_out, model_provenance
-from .schemas import ImageOut, ImageRef, Provenance, Timings, _Args, image_ref
+from .catalog import ToolContext, image_out, store_call_result
+from .schemas import ImageOut, ImageRef, Provenance, _Args, image_ref
 from .spec import Hints, ToolError, ToolSpec
 
 Box = tuple[int, int, int, int]
@@ -141,24 +141,7 @@ def _color(text: str, argument: str = "color") -> tuple[int, int, int]:
 
 def _store(ctx: ToolContext, args, loaded: dict, image: Image.Image, started: float) -> OpOutput:
     ids = {name: ctx.store.adopt(x) for name, x in loaded.items()}
-    parents = list(dict.fromkeys(ids.values()))
-    provenance = model_provenance(
-        ctx,
-        args,
-        ids,
-        parents,
-        model=None,
-        task=None,
-        instruction=None,
-        seed=None,
-        steps=None,
-        text_guidance=None,
-        image_guidance=None,
-        processed_resolution=None,
-        timings=Timings(queued_s=0.0, run_s=time.perf_counter() - started),
-    )
-    meta = {"task": None, "source": provenance.tool, "provenance": provenance.model_dump(mode="json")}
-    stored = ctx.store.put(image, parents=parents, meta=meta)
+    stored, provenance = store_call_result(ctx, args, ids, image, run_s=time.perf_counter() - started)
     return OpOutput(image=image_out(stored), provenance=provenance)
 
 
@@ -258,16 +241,9 @@ def composite(args: CompositeArgs, ctx: ToolContext, progress=None, cancel=None)
     """``other`` where the mask is white, ``image`` elsewhere (exactly)."""
     started = time.perf_counter()
     loaded = _load(ctx, args, "image", "other", "mask")
-    soft = _soft_mask(loaded["mask"].image)
-    image = _pixels(lambda: imageops.composite(loaded["image"].image, loaded["other"].image, soft))
+    mask = loaded["mask"].image  # read as grey / 255: 0 and 255 stay exact, grey blends
+    image = _pixels(lambda: imageops.composite(loaded["image"].image, loaded["other"].image, mask))
     return _store(ctx, args, loaded, image, started)
-
-
-def _soft_mask(image: Image.Image):
-    """A mask image as weights in [0, 1] (0 and 255 stay exact; grey blends)."""
-    import numpy as np
-
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
 
 
 def draw_boxes(args: DrawBoxesArgs, ctx: ToolContext, progress=None, cancel=None) -> OpOutput:
