@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
 import cv2
 import numpy as np
 from PIL import Image, ImageColor
+
+from pixwizard.tasks.answers import (
+    Answer,
+    DepthAnswer,
+    EdgeAnswer,
+    ImageAnswer,
+    LabelAnswer,
+    NormalAnswer,
+    Region,
+    RegionsAnswer,
+)
+from pixwizard.tasks.inputs import Prepared
+from pixwizard.tasks.registry import DEFAULT_COLOR, InputKind, OutputKind, get_task
 
 Size = tuple[int, int]  # (width, height)
 
@@ -211,15 +225,6 @@ def overlay_labels(
 # ----------------------------------------------------------------------------------------------------
 # Grounding
 # ----------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Region:
-    """A found region at the input size, with the decoder's confidence."""
-
-    mask: np.ndarray  # (h, w) bool
-    box: tuple[int, int, int, int]
-    confidence: float
 
 
 def otsu(values: np.ndarray) -> tuple[float, float]:
@@ -424,3 +429,150 @@ def rle_to_mask(rle: dict) -> np.ndarray:
         position += count
         value = not value
     return flat.reshape((h, w), order="F")
+
+
+# ----------------------------------------------------------------------------------------------------
+# One decoder per output kind: a model's image → an answer
+# ----------------------------------------------------------------------------------------------------
+
+CHANGE_THRESHOLD = 0.12  # |Δ| (0-1, max over channels) that counts as a change in edit results
+DILATION = 0.02  # of the processed image's longer side: margin kept around changed pixels
+
+
+def changes(result: np.ndarray, original: np.ndarray, threshold: float = CHANGE_THRESHOLD) -> np.ndarray:
+    """Pixels whose largest channel difference exceeds ``threshold`` (0-1)."""
+    return (np.abs(result.astype(np.int16) - original.astype(np.int16)).max(-1) / 255.0) > threshold
+
+
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """A bool mask grown by a disc of radius ``pixels``."""
+    if pixels <= 0:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def edit_region(output: np.ndarray, roundtrip: np.ndarray) -> np.ndarray:
+    """Where an edit changed the picture, at the processed size.
+
+    The output is compared with the VAE round trip of the input (not the input itself), so that what the
+    VAE alone alters (fine texture, noise) does not count as an edit; the thresholded difference is
+    cleaned of isolated pixels and dilated by 2% of the longer side.
+    """
+    changed = changes(output, roundtrip)
+    changed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    return dilate(changed, max(1, round(DILATION * max(output.shape[:2]))))
+
+
+def _resize_image(array: np.ndarray, size: Size) -> np.ndarray:
+    # The pipeline's own resize of a result back to the input size (Lanczos), so decoding agrees with it.
+    if array.shape[1::-1] == tuple(size):
+        return array
+    return as_array(Image.fromarray(array).resize(size, Image.Resampling.LANCZOS))
+
+
+def _image_answer(spec, output, prepared, options) -> ImageAnswer:
+    size = prepared.image.size
+    result = _resize_image(output, size)
+    if spec.input is InputKind.EXTENDED and prepared.original is not None:
+        region = prepared.region
+        if options["preserve"]:
+            result = np.where(region[..., None], result, as_array(prepared.image))
+        return ImageAnswer(result, region)
+    if prepared.original is None:  # generation: nothing to preserve
+        return ImageAnswer(result)
+    original = as_array(prepared.original)
+    if spec.input is InputKind.MASKED:
+        region = prepared.region
+    elif options["preserve"]:
+        reference = options["reference"]
+        roundtrip = options["roundtrip"]
+        base = roundtrip(reference) if roundtrip is not None else reference
+        region = resize_nearest(edit_region(output, base), size)
+    else:
+        region = changes(result, original)
+    if options["preserve"]:
+        result = np.where(region[..., None], result, original)
+    return ImageAnswer(result.astype(np.uint8), region)
+
+
+def _edges_answer(spec, output, prepared, options) -> EdgeAnswer:
+    grey = resize_linear(output.astype(np.float32).mean(-1) / 255.0, prepared.image.size)
+    threshold, _ = otsu(grey)
+    light = grey > threshold
+    # Strokes are the minority: light strokes on a dark page, or dark ones on a white page.
+    return EdgeAnswer(light if light.mean() <= 0.5 else ~light)
+
+
+def _depth_answer(spec, output, prepared, options) -> DepthAnswer:
+    depth = decode_depth(output, prepared.image.size)
+    return DepthAnswer(depth.depth.astype(np.float32), "inverse")
+
+
+def _normal_answer(spec, output, prepared, options) -> NormalAnswer:
+    return NormalAnswer(decode_normals(output, prepared.image.size).astype(np.float32))
+
+
+def _segment_answer(spec, output, prepared, options) -> LabelAnswer:
+    palette = options["palette"] or ade20k_palette()
+    return LabelAnswer(decode_segment(output, prepared.image.size, palette), palette.names)
+
+
+def _regions_answer(spec, output, prepared, options) -> RegionsAnswer:
+    size = prepared.image.size
+    color = options["color"] or DEFAULT_COLOR
+    if spec.output is OutputKind.MASK:
+        regions, mode = decode_mask(output, size), "mask"
+    elif spec.output is OutputKind.HIGHLIGHT:
+        regions, mode = decode_highlight(output, options["reference"], color, size), "highlight"
+    else:
+        regions, mode = decode_box(output, options["reference"], color, size), "box"
+    return RegionsAnswer(tuple(regions), size, mode)
+
+
+_ANSWER_DECODERS = {
+    OutputKind.IMAGE: _image_answer,
+    OutputKind.EDGES: _edges_answer,
+    OutputKind.DEPTH: _depth_answer,
+    OutputKind.NORMAL: _normal_answer,
+    OutputKind.SEGMENT: _segment_answer,
+    OutputKind.HIGHLIGHT: _regions_answer,
+    OutputKind.BOX: _regions_answer,
+    OutputKind.MASK: _regions_answer,
+}
+
+
+def decode(
+    task: str,
+    output: Image.Image | np.ndarray,
+    prepared: Prepared,
+    *,
+    color: str | None = None,
+    palette: Palette | None = None,
+    preserve: bool | None = None,
+    roundtrip: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Answer:
+    """Decode a model's image for ``task`` into its answer, at the prepared input's size.
+
+    Args:
+        task: A task name.
+        output: The model's image at the processed size (any size: it is compared with the prepared input
+            resized to it, and its answer is returned at the input size).
+        prepared: The input the model was given (`pixwizard.tasks.inputs.prepare`).
+        color: Grounding: the colour the highlight or box was asked in (default: red).
+        palette: Segmentation classes (default ADE20K; PixWorld passes its own).
+        preserve: Keep the original pixels outside the changed region (default: the task's).
+        roundtrip: Editing with ``preserve``: the model's encode-decode of an image, so changes the codec
+            alone makes are not taken for the edit (default: none, compare with the input itself).
+    """
+    spec = get_task(task)
+    output = as_array(output)
+    reference = _resize_image(as_array(prepared.image), output.shape[1::-1])
+    options = {
+        "color": color,
+        "palette": palette,
+        "preserve": spec.preserve_unchanged if preserve is None else preserve,
+        "roundtrip": roundtrip,
+        "reference": reference,
+    }
+    return _ANSWER_DECODERS[spec.output](spec, output, prepared, options)

@@ -112,3 +112,65 @@ def canny_map(image: Image.Image, low: int = 100, high: int = 200) -> Image.Imag
     grey = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(grey, low, high)
     return Image.fromarray(edges).convert("RGB")
+
+
+@dataclass
+class Prepared:
+    """A task's input as the model sees it, and what decoding needs to know about it."""
+
+    image: Image.Image
+    """What the model is given (before its bucket resize)."""
+    region: np.ndarray | None = None
+    """``(h, w)`` bool at ``image``'s size: pixels meant to change (inpaint hole, outpaint border)."""
+    original: Image.Image | None = None
+    """The user's photo when ``image`` embeds it (None for generation and condition maps)."""
+    placement: tuple[int, int, int, int] | None = None
+    """Outpainting: where the photo sits on the canvas."""
+
+
+def prepare(
+    task: str,
+    image: Image.Image | None = None,
+    *,
+    mask: Image.Image | np.ndarray | None = None,
+    direction: str | None = None,
+    canvas_size: tuple[int, int] | None = None,
+    default_side: int = 768,
+    ratio: float = 0.5,
+    fill: str = "white",
+) -> Prepared:
+    """The model's input for ``task`` (condition maps are taken as given; see `run_task` for photos).
+
+    Args:
+        task: A task name.
+        image: The photo or condition map (None for text-to-image).
+        mask: Inpainting: the region to fill.
+        direction: Outpainting: ``left``, ``right``, ``top``, ``bottom`` or ``all`` (default).
+        canvas_size: Text-to-image: ``(w, h)`` of the canvas (default: the image's, else a square).
+        default_side: Side of the square text-to-image canvas when neither size is given.
+        ratio: Outpainting: how much to add (see `outpaint_canvas`).
+        fill: ``white`` or ``black`` for blank regions.
+
+    Raises:
+        ValueError: For a missing image or mask.
+    """
+    from pixwizard.tasks.registry import InputKind, get_task
+
+    kind = get_task(task).input
+    if kind is InputKind.BLANK:
+        size = canvas_size or (image.size if image is not None else (default_side, default_side))
+        return Prepared(blank_canvas(size, fill=fill))
+    if image is None:
+        raise ValueError(f"task {task!r} needs an input image")
+    image = image.convert("RGB")
+    if kind is InputKind.MASKED:
+        if mask is None:
+            raise ValueError("inpaint needs a mask of the region to fill (white = fill)")
+        masked, region = inpaint_input(image, mask, fill)
+        return Prepared(masked, region, image)
+    if kind is InputKind.EXTENDED:
+        canvas = outpaint_canvas(image, direction or "all", ratio, fill)
+        return Prepared(canvas.image, canvas.new_area, image, canvas.placement)
+    if kind is InputKind.CONDITION:
+        return Prepared(image)
+    return Prepared(image, None, image)

@@ -58,6 +58,7 @@ class ImageResult(_Result):
         warnings: Remarks for the caller (e.g. heavy downscaling, random weights).
         image: The result at the input size.
         bucket_image: The raw result at the processed resolution.
+        answer: The decoded answer (`pixwizard.tasks.answers`) that the evaluation metrics compare.
     """
 
     task: str
@@ -70,6 +71,7 @@ class ImageResult(_Result):
     warnings: list[str] = Field(default_factory=list)
     image: Any = Field(default=None, exclude=True, repr=False)
     bucket_image: Any = Field(default=None, exclude=True, repr=False)
+    answer: Any = Field(default=None, exclude=True, repr=False)
 
     def save_image(self, path: str | Path) -> Path:
         """Write the result image as PNG, atomically."""

@@ -27,6 +27,7 @@ from pixwizard.world.scenes import (
     palette_json,
     render,
     scene,
+    visible_fraction,
 )
 
 __all__ = [
@@ -52,4 +53,5 @@ __all__ = [
     "palette_json",
     "render",
     "scene",
+    "visible_fraction",
 ]

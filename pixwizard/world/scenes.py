@@ -322,6 +322,13 @@ def object_box(s: Scene, k: int) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
+def visible_fraction(s: Scene, k: int) -> float:
+    """Share of object ``k``'s own (unoccluded) pixels that are visible, in ``[0, 1]``."""
+    _check_k(s, k)
+    full = int(np.count_nonzero(_raster(s)[k - 1][1]))
+    return float(np.count_nonzero(instance_map(s) == k) / full) if full else 0.0
+
+
 def label_map(s: Scene) -> np.ndarray:
     """Semantic labels ``(H, W)`` uint8: indices into ``PALETTE`` (0 background)."""
     lut = np.array([0] + [SHAPE_LABEL[o.shape] for o in s.objects], dtype=np.uint8)

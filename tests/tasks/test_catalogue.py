@@ -131,7 +131,7 @@ def test_route_examples():
 def test_tasks_imports_no_torch_mcp_or_langchain():
     code = (
         "import sys; import pixwizard.tasks, pixwizard.tasks.results, pixwizard.tasks.registry, "
-        "pixwizard.tasks.decoders, pixwizard.tasks.metrics, pixwizard.tasks.inputs; "
+        "pixwizard.tasks.decoders, pixwizard.tasks.answers, pixwizard.eval.metrics, pixwizard.tasks.inputs; "
         "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('mcp', 'langchain', "
         "'pixwizard.tools', 'pixwizard.mcp_server', 'pixwizard.agents'))]; print(bad); assert not bad"
     )

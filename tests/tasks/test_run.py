@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from pixwizard.tasks import TASKS, OutputKind, inputs, run_task
+from pixwizard.tasks.decoders import edit_region
 from pixwizard.tasks.results import (
     DepthResult,
     EdgeResult,
@@ -15,7 +16,7 @@ from pixwizard.tasks.results import (
     NormalResult,
     SegmentResult,
 )
-from pixwizard.tasks.runner import edit_region, vae_roundtrip
+from pixwizard.tasks.runner import vae_roundtrip
 
 SLOTS = {
     "caption": "a red boat on a lake",

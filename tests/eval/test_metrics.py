@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pixwizard.tasks import metrics
+from pixwizard.eval import metrics
 
 
 def test_psnr_and_rmse():
