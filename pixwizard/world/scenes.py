@@ -149,7 +149,8 @@ def _check_int(name: str, value: int, minimum: int) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
-def _sample_background(rng: np.random.Generator, difficulty: Difficulty) -> Background:
+def sample_background(rng: np.random.Generator, difficulty: Difficulty) -> Background:
+    """A background drawn from the difficulty's kinds and weights (scenes and background edits)."""
     kinds = [k for k, _ in difficulty.backgrounds]
     weights = np.array([w for _, w in difficulty.backgrounds], dtype=np.float64)
     kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
@@ -201,7 +202,7 @@ def scene(
     if not 1 <= difficulty.min_objects <= difficulty.max_objects <= MAX_OBJECTS:
         raise ValueError(f"difficulty object counts must satisfy 1 <= min <= max <= {MAX_OBJECTS}")
     rng = np.random.default_rng([seed, index])
-    background = _sample_background(rng, difficulty)
+    background = sample_background(rng, difficulty)
     n = int(rng.integers(difficulty.min_objects, difficulty.max_objects + 1))
     short = min(width, height)
     colors = list(COLORS)
