@@ -17,6 +17,7 @@ from pixwizard.cli import models as models_cli
 from pixwizard.cli import store as store_cli
 from pixwizard.cli import tools as tools_cli
 from pixwizard.cli import train as train_cli
+from pixwizard.cli import world as world_cli
 
 app = typer.Typer(
     name="pixwizard",
@@ -43,6 +44,8 @@ def main(
 
 app.command("convert-checkpoint", rich_help_panel="Models")(models_cli.convert_checkpoint)
 app.command("parity", rich_help_panel="Evaluation")(eval_cli.parity)
+app.add_typer(eval_cli.app, name="eval", rich_help_panel="Evaluation")
+app.add_typer(world_cli.app, name="world", rich_help_panel="Evaluation")
 app.add_typer(models_cli.app, name="models", rich_help_panel="Models")
 app.command("mcp", rich_help_panel="Servers")(mcp_cli.mcp)
 app.command("agent", rich_help_panel="Agents")(agent_cli.agent)

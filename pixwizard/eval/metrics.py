@@ -42,22 +42,7 @@ def psnr(a, b, data_range: float = 255.0) -> float:
 
 def ssim(a, b, data_range: float = 255.0) -> float:
     """Structural similarity (Wang et al. 2004): Gaussian window 11, σ 1.5, K1 0.01, K2 0.03, channel mean."""
-    a, b = _f(a), _f(b)
-    if a.ndim == 2:
-        a, b = a[..., None], b[..., None]
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-
-    def blur(x):
-        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
-
-    scores = []
-    for ch in range(a.shape[-1]):
-        x, y = a[..., ch], b[..., ch]
-        mx, my = blur(x), blur(y)
-        vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
-        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
-        scores.append(s.mean())
-    return float(np.mean(scores))
+    return float(ssim_map(a, b, data_range).mean())
 
 
 def absrel(pred, gt) -> float:
@@ -147,10 +132,34 @@ def image_psnr(pred: ImageAnswer, truth: ImageAnswer, region: np.ndarray | None 
     return PSNR_CAP if mse == 0 else float(min(PSNR_CAP, 10 * np.log10(255.0**2 / mse)))
 
 
-def image_ssim(pred: ImageAnswer, truth: ImageAnswer) -> float:
-    """SSIM of two images (see `ssim`)."""
+def ssim_map(a, b, data_range: float = 255.0) -> np.ndarray:
+    """Per-pixel SSIM ``(H, W)``, the mean over channels (the window and constants of `ssim`)."""
+    a, b = _f(a), _f(b)
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+
+    def blur(x):
+        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    maps = []
+    for ch in range(a.shape[-1]):
+        x, y = a[..., ch], b[..., ch]
+        mx, my = blur(x), blur(y)
+        vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+        maps.append(((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
+    return np.mean(maps, axis=0)
+
+
+def image_ssim(pred: ImageAnswer, truth: ImageAnswer, region: np.ndarray | None = None) -> float:
+    """SSIM of two images, the mean of `ssim_map` over ``region`` when given (windows see across it)."""
     _check_same_size(pred.image, truth.image, "image_ssim")
-    return ssim(pred.image, truth.image)
+    if region is None:
+        return ssim(pred.image, truth.image)
+    region = np.asarray(region, bool)
+    if not region.any():
+        raise ValueError("image_ssim: the region is empty")
+    return float(ssim_map(pred.image, truth.image)[region].mean())
 
 
 def changed_outside(pred: ImageAnswer, before: ImageAnswer, region: np.ndarray) -> int:

@@ -110,3 +110,71 @@ class EdgeAnswer:
 
 Answer = ImageAnswer | RegionsAnswer | LabelAnswer | DepthAnswer | NormalAnswer | EdgeAnswer
 """Any task's answer."""
+
+
+def save_answer(path, answer: Answer, **extra) -> None:
+    """Write an answer (and extra arrays or JSON-safe values) to an ``.npz`` file, atomically.
+
+    ``load_answer`` reads it back exactly; the export of PixWorld stores each item's truth this way.
+    """
+    import io
+    import json
+
+    from pixwizard.tasks.results import atomic_write_bytes
+
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict = {"type": type(answer).__name__, "extra": {}}
+    if isinstance(answer, RegionsAnswer):
+        meta.update(size=list(answer.size), mode=answer.mode, boxes=[list(r.box) for r in answer.regions])
+        meta["confidences"] = [r.confidence for r in answer.regions]
+        for i, region in enumerate(answer.regions):
+            arrays[f"region_{i}"] = region.mask
+    elif isinstance(answer, ImageAnswer):
+        arrays["image"] = answer.image
+        if answer.region is not None:
+            arrays["region"] = answer.region
+    elif isinstance(answer, LabelAnswer):
+        arrays["labels"], meta["names"] = answer.labels, list(answer.names)
+    elif isinstance(answer, DepthAnswer):
+        arrays["depth"], meta["convention"] = answer.depth, answer.convention
+    elif isinstance(answer, NormalAnswer):
+        arrays["normals"] = answer.normals
+    else:
+        arrays["edges"] = answer.edges
+    for key, value in extra.items():
+        if isinstance(value, np.ndarray):
+            arrays[f"extra_{key}"] = value
+        else:
+            meta["extra"][key] = value
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_answer(path) -> tuple[Answer, dict]:
+    """An answer written by `save_answer`, and its extras."""
+    import json
+
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        arrays = {key: data[key] for key in data.files if key != "meta"}
+    extra = dict(meta["extra"])
+    extra.update({key.removeprefix("extra_"): v for key, v in arrays.items() if key.startswith("extra_")})
+    kind = meta["type"]
+    if kind == "RegionsAnswer":
+        regions = tuple(
+            Region(arrays[f"region_{i}"], tuple(box), conf)
+            for i, (box, conf) in enumerate(zip(meta["boxes"], meta["confidences"], strict=True))
+        )
+        return RegionsAnswer(regions, tuple(meta["size"]), meta["mode"]), extra
+    if kind == "ImageAnswer":
+        return ImageAnswer(arrays["image"], arrays.get("region")), extra
+    if kind == "LabelAnswer":
+        return LabelAnswer(arrays["labels"], tuple(meta["names"])), extra
+    if kind == "DepthAnswer":
+        return DepthAnswer(arrays["depth"], meta["convention"]), extra
+    if kind == "NormalAnswer":
+        return NormalAnswer(arrays["normals"]), extra
+    if kind == "EdgeAnswer":
+        return EdgeAnswer(arrays["edges"]), extra
+    raise ValueError(f"{path}: unknown answer type {kind!r}")

@@ -37,6 +37,20 @@ class OptimConfig:
 
 
 @dataclass(kw_only=True)
+class WorldData:
+    """PixWorld items generated on the fly from ``(seed, index)`` (no files); on when ``n > 0``."""
+
+    n: int = 0
+    """Items per task (0: no world data)."""
+    seed: int = 0
+    """World seed."""
+    tasks: list[str] = field(default_factory=list)
+    """Task names (empty: every task)."""
+    size: list[int] = field(default_factory=lambda: [64, 64])
+    """Scene ``[width, height]`` (at least 64 each)."""
+
+
+@dataclass(kw_only=True)
 class DataConfig:
     """Where the pairs come from and how they are grouped."""
 
@@ -44,6 +58,8 @@ class DataConfig:
     """A JSON/JSONL annotation file (alternative to ``meta``)."""
     meta: str | None = None
     """A YAML meta file listing annotation files."""
+    world: WorldData = field(default_factory=WorldData)
+    """PixWorld items read directly (alternative to ``annotations`` and ``meta``)."""
     root: str | None = None
     """Folder relative image paths of ``annotations`` are taken from."""
     stage: int = 2

@@ -17,6 +17,7 @@ Items are bucketed by aspect ratio; input and target get the same resize and cro
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -42,6 +43,38 @@ class Item:
     target_path: str
     prompt: str | tuple[str, ...]
     type: str = "default"
+    world: tuple | None = None
+    """PixWorld items: ``(seed, task, index, width, height)``, generated on demand (the paths are labels)."""
+
+
+def world_items(seed: int, n: int, tasks: list[str] | tuple[str, ...], size: tuple[int, int]) -> list[Item]:
+    """``n`` PixWorld items per task (``tasks`` empty: every task), interleaved task by task."""
+    from pixwizard.tasks import TASKS
+    from pixwizard.world.export import WorldItems
+
+    source = WorldItems(seed, n, tuple(tasks or TASKS), (int(size[0]), int(size[1])))
+    items = []
+    for i in range(len(source)):
+        task, index = source.locate(i)
+        label = f"pixworld://{seed}/{task}/{index}/{size[0]}x{size[1]}"
+        items.append(Item(label, label, (), task, (seed, task, index, int(size[0]), int(size[1]))))
+    return items
+
+
+@functools.lru_cache(maxsize=64)
+def _world_sample(seed: int, task: str, index: int, width: int, height: int):
+    from pixwizard.world.samples import sample
+
+    return sample(task, seed, index, width=width, height=height)
+
+
+def item_prompt(item: Item) -> str | tuple[str, ...]:
+    """The item's prompt: its annotation's, or for PixWorld the task's templates filled with its slots."""
+    if item.world is None:
+        return item.prompt
+    from pixwizard.world.export import template_prompts
+
+    return template_prompts(_world_sample(*item.world))
 
 
 def load_annotations(path: str | Path, root: str | Path | None = None, type: str = "default") -> list[Item]:
@@ -137,6 +170,9 @@ def load_meta(
 
 def item_bucket(item: Item, centres: list[int]) -> tuple[int, int]:
     """The bucket ``(w, h)`` of an item, from its target image's header (no decoding)."""
+    if item.world is not None:
+        size = item.world[3:] if item.world[1] != "outpaint" else _world_sample(*item.world).target.size
+        return choose_bucket(*size, centres)[0]
     with Image.open(item.target_path) as image:
         return choose_bucket(*image.size, centres)[0]
 
@@ -152,8 +188,12 @@ def load_pair(
     Raises:
         OSError: For a missing or unreadable file.
     """
-    target = Image.open(item.target_path).convert("RGB")
-    source = Image.open(item.input_path).convert("RGB")
+    if item.world is not None:
+        made = _world_sample(*item.world)
+        source, target = made.prepared.image, made.target
+    else:
+        target = Image.open(item.target_path).convert("RGB")
+        source = Image.open(item.input_path).convert("RGB")
     if source.size != target.size:
         source = source.resize(target.size, Image.Resampling.LANCZOS)
     bw, bh = bucket
@@ -210,6 +250,9 @@ def checked_items(items: list[Item], skip_bad: bool) -> list[Item]:
     """Items whose two files open as images; bad ones raise, or are skipped, counted and logged."""
     good, skipped = [], 0
     for item in items:
+        if item.world is not None:  # generated, nothing to open
+            good.append(item)
+            continue
         try:
             for path in (item.input_path, item.target_path):
                 with Image.open(path) as image:

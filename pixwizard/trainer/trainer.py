@@ -130,13 +130,17 @@ class Trainer:
 
     def _read_items(self) -> list[data_lib.Item]:
         data = self.config.data
+        if data.world.n:
+            return data_lib.world_items(
+                data.world.seed, data.world.n, data.world.tasks, tuple(data.world.size)
+            )
         if data.meta:
             return data_lib.load_meta(
                 data.meta, stage=data.stage, stage1_count=data.stage1_count, seed=self.config.seed
             )
         if data.annotations:
             return data_lib.load_annotations(data.annotations, data.root)
-        raise ValueError("set data.annotations or data.meta")
+        raise ValueError("set data.annotations, data.meta or data.world.n")
 
     def batch_indices(self, step: int) -> list[int]:
         """The global batch of a step (the same on every process)."""
@@ -177,7 +181,7 @@ class Trainer:
         item = self.items[index]
         center = config.data.crop == "center"
         source, target = data_lib.load_pair(item, self.buckets[index], g, center=center)
-        prompt = item.prompt
+        prompt = data_lib.item_prompt(item)
         if isinstance(prompt, tuple):
             prompt = prompt[int(rng.randint(0, len(prompt), generator=g))]
         dropout = draw_dropout(g, config.p_text, config.p_image, config.p_both)

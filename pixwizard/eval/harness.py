@@ -1,0 +1,329 @@
+"""Scoring a model on PixWorld (``eval world``) and on benchmark pairs (``eval pairs``), beside baselines.
+
+Both paths run the model the same way (`model_answer`: the task's prepared input, the pipeline, the task's
+decoder with the world palette) and score through the same `Scorer`, so a folder exported from the world
+and scored with ``eval pairs`` gives the numbers of ``eval world`` on the same items.
+
+Seeds: item ``i`` of a task is the world sample ``(seed, i)``, its template is chosen by ``i`` and the
+model's noise is seeded with ``seed + i``; the same arguments give the same report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pixwizard.eval import baselines as bl
+from pixwizard.eval.scoring import METRIC_NOTES, Case, Scorer
+from pixwizard.tasks import TASKS, InputKind, get_task
+from pixwizard.tasks.answers import Answer, load_answer
+from pixwizard.tasks.decoders import as_array, decode
+from pixwizard.tasks.inputs import Prepared
+from pixwizard.world import WORLD_VERSION
+from pixwizard.world.samples import Sample, instruction, sample, world_palette
+
+PHRASINGS = ("template", "held_out")
+
+NOTES = (
+    "Depth metrics are computed after a least-squares scale-and-shift alignment of the prediction to the "
+    "true distance (relative depth carries no scale).",
+    "PSNR is capped at 100 dB so that identical images stay finite in JSON.",
+    "identity returns its input as its output image, read by the task's decoder; oracle is the ground "
+    "truth drawn as the model's output would be, read by the same decoder.",
+    "constant is the best single prediction for the whole test set (mean depth, majority class, mean "
+    "normal).",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One number of the report (the ``results`` entries of ``--json``)."""
+
+    task: str
+    family: str
+    system: str
+    phrasing: str
+    metric: str
+    value: float
+    n: int
+
+
+@dataclass
+class Report:
+    """The rows of one evaluation, with what is needed to reproduce it."""
+
+    model: str
+    n: int
+    seed: int
+    steps: int | None
+    world_version: str
+    rows: list[Row] = field(default_factory=list)
+    examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per task, the first item's images: ``input``, ``target``, the model's output, the best baseline's."""
+    best_baseline: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The documented ``--json`` layout."""
+        return {
+            "model": self.model,
+            "n": self.n,
+            "seed": self.seed,
+            "steps": self.steps,
+            "world_version": self.world_version,
+            "notes": list(NOTES),
+            "metrics": METRIC_NOTES,
+            "results": [asdict(row) for row in self.rows],
+        }
+
+    def value(self, task: str, system: str, metric: str, phrasing: str = "template") -> float:
+        """One number (KeyError when absent)."""
+        for row in self.rows:
+            if (row.task, row.system, row.metric, row.phrasing) == (task, system, metric, phrasing):
+                return row.value
+        raise KeyError(f"no result for {task}/{system}/{metric}/{phrasing}")
+
+
+def model_answer(
+    pipe, task: str, prepared: Prepared, text: str, slots: dict, *, seed: int, steps: int | None
+):
+    """Run the model on a prepared input and decode its answer (the world palette for segmentation).
+
+    Returns:
+        ``(answer, output image at the input size)``.
+    """
+    from pixwizard.tasks.runner import call_model, vae_roundtrip
+
+    out = call_model(pipe, get_task(task), text, prepared, seed=seed, steps=steps)
+    answer = decode(
+        task,
+        out.bucket_images[0],
+        prepared,
+        color=slots.get("color"),
+        palette=world_palette(),
+        roundtrip=lambda array: vae_roundtrip(pipe, array),
+    )
+    return answer, as_array(out.images[0])
+
+
+def case_of(s: Sample) -> Case:
+    """The scoring case of a world sample."""
+    before = as_array(s.image) if s.image is not None else None
+    return Case(s.task, s.truth, before, s.requested, s.control)
+
+
+def _systems(task: str, truths: Sequence[Answer]) -> list[tuple[str, Callable]]:
+    systems = [("identity", bl.identity)]
+    if task in bl.CLASSICAL:
+        systems.append(bl.CLASSICAL[task])
+    constant = bl.constant_for(task, truths)
+    if constant is not None:
+        systems.append(("constant", constant))
+    systems.append(("oracle", bl.oracle))
+    return systems
+
+
+def _score_rows(task, system, phrasings, scorer: Scorer) -> list[Row]:
+    family = TASKS[task].family.value
+    return [
+        Row(task, family, system, phrasing, metric, float(value), scorer.n)
+        for phrasing in phrasings
+        for metric, value in scorer.values().items()
+    ]
+
+
+def evaluate_world(
+    model: str,
+    *,
+    tasks: Sequence[str] | None = None,
+    n: int = 8,
+    steps: int | None = None,
+    seed: int = 0,
+    phrasing: str = "template",
+    size: tuple[int, int] = (64, 64),
+    pipe=None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Report:
+    """Score ``model`` on ``n`` world samples per task, beside identity, baselines, constant and oracle.
+
+    Args:
+        model: A model name or folder (`PixWizardPipeline.from_pretrained`); ignored when ``pipe`` is given
+            except as the report's name.
+        tasks: Task names (default: every task).
+        n: Samples per task.
+        steps: Sampler steps (default: each task's).
+        seed: World seed; also seeds the model (``seed + i`` for item ``i``).
+        phrasing: ``template``, ``held_out`` or ``both``.
+        size: ``(w, h)`` of the scenes.
+        pipe: An already loaded pipeline.
+        progress: Called with ``(task, done, total)`` after each task.
+    """
+    tasks = list(tasks or TASKS)
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; known tasks: {', '.join(TASKS)}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    phrasings = PHRASINGS if phrasing == "both" else (phrasing,)
+    if any(p not in PHRASINGS for p in phrasings):
+        raise ValueError(f"phrasing must be template, held_out or both, got {phrasing!r}")
+    if pipe is None:
+        from pixwizard.pipeline import PixWizardPipeline
+
+        pipe = PixWizardPipeline.from_pretrained(model)
+    palette = world_palette()
+    report = Report(model, n, seed, steps, WORLD_VERSION)
+    for done, task in enumerate(tasks, start=1):
+        samples = [sample(task, seed, i, width=size[0], height=size[1]) for i in range(n)]
+        cases = [case_of(s) for s in samples]
+        items = [bl.Item(task, s.prepared, s.slots, as_array(s.target)) for s in samples]
+        examples = {"input": as_array(samples[0].prepared.image), "target": items[0].target}
+        for name, system in _systems(task, [c.truth for c in cases]):
+            scorer = Scorer(task, len(palette.names))
+            for item, case in zip(items, cases, strict=True):
+                scorer.add(system(item, palette), case)
+            report.rows += _score_rows(task, name, phrasings, scorer)
+            if name not in ("identity", "oracle"):
+                report.best_baseline.setdefault(task, name)
+                examples.setdefault("baseline", answer_image(system(items[0], palette)))
+        if "baseline" not in examples:
+            report.best_baseline[task] = "identity"
+            examples["baseline"] = answer_image(bl.identity(items[0], palette))
+        for p in phrasings:
+            scorer = Scorer(task, len(palette.names))
+            for i, (s, case) in enumerate(zip(samples, cases, strict=True)):
+                text = instruction(s, p)
+                answer, output = model_answer(
+                    pipe, task, s.prepared, text, s.slots, seed=seed + i, steps=steps
+                )
+                scorer.add(answer, case)
+                if i == 0 and p == phrasings[0]:
+                    examples["model"] = answer_image(answer)
+            report.rows += _score_rows(task, model, (p,), scorer)
+        report.examples[task] = examples
+        if progress is not None:
+            progress(task, done, len(tasks))
+    return report
+
+
+# ----------------------------------------------------------------------------------------------------
+# Benchmark pairs in the authors' annotation format
+# ----------------------------------------------------------------------------------------------------
+
+
+def _read_entries(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        if text.lstrip().startswith("["):
+            return json.loads(text)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON or JSONL ({exc})") from None
+
+
+def _pair_item(task: str, entry: dict, root: Path, index: int) -> tuple[bl.Item, Case, str]:
+    for key in ("input_path", "target_path", "prompt"):
+        if key not in entry:
+            raise ValueError(f"entry {index} lacks {key!r}")
+    spec = get_task(task)
+    image = Image.open(root / entry["input_path"]).convert("RGB")
+    target_image = Image.open(root / entry["target_path"])
+    target = as_array(target_image.convert("RGB"))
+    slots = dict(entry.get("slots", {}))
+    extra: dict = {}
+    truth = None
+    if entry.get("truth_path"):
+        truth, extra = load_answer(root / entry["truth_path"])
+    region = extra.get("region")
+    if region is None and getattr(truth, "region", None) is not None:
+        region = truth.region
+    kept = None if spec.input in (InputKind.CONDITION, InputKind.BLANK) else image
+    prepared = Prepared(image, region, kept)
+    item = bl.Item(task, prepared, slots, target)
+    if truth is None:  # a real benchmark: its target image is the answer, read as the model's would be
+        truth = bl.oracle(item, world_palette())
+    requested = tuple(tuple(p) for p in extra.get("requested", ()))
+    case = Case(
+        task,
+        truth,
+        as_array(extra["before"]) if "before" in extra else as_array(image),
+        requested,
+        extra.get("control"),
+    )
+    prompt = entry.get("instruction") or entry["prompt"]
+    return item, case, prompt if isinstance(prompt, str) else prompt[0]
+
+
+def evaluate_pairs(
+    model: str,
+    annotations: str | Path,
+    task: str,
+    *,
+    limit: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    pipe=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Score ``model`` on pairs ``{input_path, target_path, prompt[, truth_path, slots]}`` for one task.
+
+    Paths are relative to the annotation file. Without ``truth_path`` the target image is the answer,
+    read by the task's decoder (a depth map as grey, a mask as white on black, ...).
+    """
+    path = Path(annotations)
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    entries = _read_entries(path)[: limit if limit is not None else None]
+    if not entries:
+        raise ValueError(f"{path}: no pairs")
+    if pipe is None:
+        from pixwizard.pipeline import PixWizardPipeline
+
+        pipe = PixWizardPipeline.from_pretrained(model)
+    palette = world_palette()
+    report = Report(model, len(entries), seed, steps, WORLD_VERSION)
+    parsed = [_pair_item(task, entry, path.parent, i) for i, entry in enumerate(entries)]
+    for name, system in (("identity", bl.identity), ("oracle", bl.oracle)):
+        scorer = Scorer(task, len(palette.names))
+        for item, case, _ in parsed:
+            scorer.add(system(item, palette), case)
+        report.rows += _score_rows(task, name, ("template",), scorer)
+    scorer = Scorer(task, len(palette.names))
+    for i, (item, case, prompt) in enumerate(parsed):
+        answer, _ = model_answer(pipe, task, item.prepared, prompt, item.slots, seed=seed + i, steps=steps)
+        scorer.add(answer, case)
+        if progress is not None:
+            progress(i + 1, len(parsed))
+    report.rows += _score_rows(task, model, ("template",), scorer)
+    return report
+
+
+# ----------------------------------------------------------------------------------------------------
+# Answers as pictures (report grids)
+# ----------------------------------------------------------------------------------------------------
+
+
+def answer_image(answer: Answer) -> np.ndarray:
+    """An answer drawn as an RGB picture: masks white, depth grey (near bright), labels in the palette."""
+    from pixwizard.tasks import answers as a
+
+    if isinstance(answer, a.ImageAnswer):
+        return answer.image
+    if isinstance(answer, a.RegionsAnswer):
+        return np.repeat((answer.mask * 255).astype(np.uint8)[..., None], 3, -1)
+    if isinstance(answer, a.DepthAnswer):
+        d = answer.depth.astype(np.float64)
+        low, high = d.min(), d.max()
+        t = (d - low) / (high - low) if high > low else np.zeros_like(d)
+        grey = t if answer.convention == "inverse" else 1 - t
+        return np.repeat(np.round(grey * 255).astype(np.uint8)[..., None], 3, -1)
+    if isinstance(answer, a.NormalAnswer):
+        return np.clip(np.round((answer.normals + 1) * 127.5), 0, 255).astype(np.uint8)
+    if isinstance(answer, a.LabelAnswer):
+        colors = world_palette().colors.astype(np.uint8)
+        return colors[np.clip(answer.labels, 0, len(colors) - 1)]
+    return np.repeat((answer.edges * 255).astype(np.uint8)[..., None], 3, -1)

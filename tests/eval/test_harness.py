@@ -1,0 +1,163 @@
+"""`pixwizard eval world` on tiny-random: every task scored beside identity, baselines and oracle."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pixwizard.cli import app
+from pixwizard.eval import baselines
+from pixwizard.eval.harness import case_of, evaluate_world
+from pixwizard.eval.scoring import LOWER_IS_BETTER, Scorer, metrics_for
+from pixwizard.tasks import TASKS
+from pixwizard.tasks.answers import ImageAnswer
+from pixwizard.world import WORLD_VERSION
+from pixwizard.world.samples import sample, world_palette
+
+N, STEPS = 8, 10
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """The acceptance command itself, through the CLI: ``eval world --model tiny-random --n 8 --steps 10``."""
+    out = tmp_path_factory.mktemp("eval")
+    run = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "world",
+            "--model",
+            "tiny-random",
+            "--n",
+            str(N),
+            "--steps",
+            str(STEPS),
+            "--json",
+            "--out",
+            str(out),
+        ],
+    )
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.stdout[run.stdout.index("{") :])
+    return data, out
+
+
+def _values(data, system, task):
+    return {r["metric"]: r["value"] for r in data["results"] if r["system"] == system and r["task"] == task}
+
+
+def test_every_task_is_scored_by_the_model_identity_baselines_and_oracle(results):
+    data, out = results
+    assert (data["model"], data["n"], data["seed"], data["world_version"]) == (
+        "tiny-random",
+        N,
+        0,
+        WORLD_VERSION,
+    )
+    keys = {"task", "family", "system", "phrasing", "metric", "value", "n"}
+    assert all(set(r) == keys for r in data["results"])
+    assert all(math.isfinite(r["value"]) and r["n"] == N for r in data["results"])
+    for task in TASKS:
+        for system in (
+            "tiny-random",
+            "identity",
+            "oracle",
+            *([baselines.CLASSICAL[task][0]] if task in baselines.CLASSICAL else []),
+        ):
+            assert set(_values(data, system, task)) == set(metrics_for(task)), (task, system)
+    for task in ("depth", "normal", "segment"):
+        assert set(_values(data, "constant", task)) == set(metrics_for(task))
+    report = (out / "report.md").read_text()
+    assert "| denoise | template | psnr ↑ |" in report and "scale-and-shift" in report
+    page = (out / "report.html").read_text()
+    assert page.count("<img") >= len(TASKS) + 5 and "data:image/png;base64," in page  # plots and grids
+    assert json.loads((out / "results.json").read_text())["results"] == data["results"]
+
+
+def test_the_oracle_is_best_everywhere_and_near_perfect_on_iou(results):
+    data, _ = results
+    for task in TASKS:
+        oracle = _values(data, "oracle", task)
+        for metric, value in oracle.items():
+            if metric in ("ciou", "miou", "edge_f1"):
+                assert value >= 0.99, (task, metric, value)
+            rivals = [
+                r["value"]
+                for r in data["results"]
+                if r["task"] == task and r["metric"] == metric and r["system"] != "oracle"
+            ]
+            best = min(rivals) if metric in LOWER_IS_BETTER else max(rivals)
+            assert (value <= best) if metric in LOWER_IS_BETTER else (value >= best), (
+                task,
+                metric,
+                value,
+                best,
+            )
+
+
+def test_each_classical_baseline_beats_identity_on_its_own_task(results):
+    data, _ = results
+    for task, (name, _) in baselines.CLASSICAL.items():
+        ours, identity = _values(data, name, task), _values(data, "identity", task)
+        metric = metrics_for(task)[0]
+        assert ours[metric] > identity[metric], (task, name, ours, identity)
+
+
+def test_identity_scores_the_analytic_values():
+    n = 6
+    for task in ("inpaint", "outpaint"):  # the hole is white: PSNR inside it follows from the truth alone
+        samples = [sample(task, 0, i) for i in range(n)]
+        scorer = Scorer(task, len(world_palette().names))
+        expected = []
+        for s in samples:
+            scorer.add(
+                baselines.identity(baselines.Item(task, s.prepared, s.slots), world_palette()), case_of(s)
+            )
+            inside = s.truth.image[s.truth.region].astype(np.float64)
+            expected.append(10 * math.log10(255**2 / ((255 - inside) ** 2).mean()))
+        assert scorer.values()["psnr_hole"] == pytest.approx(np.mean(expected), abs=1e-9)
+    # Depth: any constant, aligned, becomes each image's mean distance, so its RMSE is the map's std.
+    samples = [sample("depth", 0, i) for i in range(n)]
+    constant = baselines.constant_for("depth", [s.truth for s in samples])
+    scorer = Scorer("depth", 9)
+    for s in samples:
+        scorer.add(constant(baselines.Item("depth", s.prepared, {}), None), case_of(s))
+    assert scorer.values()["rmse"] == pytest.approx(
+        np.mean([s.truth.depth.astype(np.float64).std() for s in samples])
+    )
+    # Denoise: identity's PSNR is that of Gaussian noise of the drawn sigma (rounding adds 1/12; clipping at
+    # 0 and 255 only removes error, so the measured value may be slightly higher, never lower).
+    samples = [sample("denoise", 0, i) for i in range(n)]
+    for s in samples:
+        scorer = Scorer("denoise", 9)
+        scorer.add(ImageAnswer(np.asarray(s.image)), case_of(s))
+        analytic = 10 * math.log10(255**2 / (s.params["sigma"] ** 2 + 1 / 12))
+        assert analytic - 0.3 <= scorer.values()["psnr"] <= analytic + 1.5, (s.params, scorer.values())
+    # Editing: returning the input changes nothing outside the edited region; a blank canvas holds no object.
+    s = sample("edit", 0, 0)
+    scorer = Scorer("edit", 9)
+    scorer.add(baselines.identity(baselines.Item("edit", s.prepared, s.slots), None), case_of(s))
+    assert scorer.values()["changed_outside"] == 0
+    s = sample("text_to_image", 0, 0)
+    scorer = Scorer("text_to_image", 9)
+    scorer.add(baselines.identity(baselines.Item("text_to_image", s.prepared, s.slots), None), case_of(s))
+    assert scorer.values()["detection"] == 0
+
+
+def test_same_seed_same_report_and_phrasings(tiny_pipe):
+    a = evaluate_world(
+        "tiny-random", tasks=["denoise", "ground_mask"], n=2, steps=3, pipe=tiny_pipe, phrasing="both"
+    )
+    b = evaluate_world(
+        "tiny-random", tasks=["denoise", "ground_mask"], n=2, steps=3, pipe=tiny_pipe, phrasing="both"
+    )
+    assert a.rows == b.rows
+    assert {r.phrasing for r in a.rows} == {"template", "held_out"}
+    with pytest.raises(ValueError, match="phrasing"):
+        evaluate_world("tiny-random", tasks=["denoise"], n=1, pipe=tiny_pipe, phrasing="clever")
+    with pytest.raises(ValueError, match="unknown task"):
+        evaluate_world("tiny-random", tasks=["levitate"], n=1, pipe=tiny_pipe)
