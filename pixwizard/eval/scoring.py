@@ -41,7 +41,7 @@ METRIC_NOTES = {
     "absrel": "AbsRel of depth after scale-and-shift alignment",
     "delta1": "share of pixels with max(p/g, g/p) < 1.25 after scale-and-shift alignment",
     "angular_error": "mean angle between predicted and true normals, in degrees",
-    "miou": "mean IoU over the world's classes (background and the shape kinds)",
+    "miou": "mean IoU over the world's classes (background kinds and shape kinds) present",
     "edge_f1": "F1 of stroke pixels with a 0.75%-of-diagonal match distance",
     "psnr_edited": "PSNR in dB inside the true edited region against the edited scene",
     "changed_outside": "pixels outside the true edited region that differ from the input (mean per image)",

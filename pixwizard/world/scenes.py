@@ -10,7 +10,8 @@ Notable features:
   ``HORIZON_FAR`` over a ground plane that recedes towards the horizon), and object ``k`` (1-based z-order)
   sits at ``OBJECT_DEPTH - k * Z_STEP`` minus ``RELIEF * relief``, where relief in ``[0, 1]`` is its shape's
   bump. ``RELIEF < Z_STEP``, so depth order always agrees with the z-order.
-- Labels: 0 is the background (every kind), then one label per shape kind in ``SHAPES`` order.
+- Labels: the world's own classes, background kinds first (``flat``, ``gradient``, ``stripes``, ``checker``,
+  ``noise``, and ``sky`` / ``ground`` for a horizon), then one label per shape kind in ``SHAPES`` order.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ BACKGROUNDS: tuple[str, ...] = ("flat", "gradient", "stripes", "checker", "noise
 """Background kinds."""
 
 PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
-    ("background", (0, 0, 0)),
+    ("flat", (0, 0, 0)),
+    ("gradient", (100, 100, 100)),
+    ("stripes", (150, 90, 0)),
+    ("checker", (0, 60, 120)),
+    ("noise", (90, 140, 0)),
+    ("sky", (160, 210, 250)),
+    ("ground", (100, 60, 30)),
     ("circle", (230, 25, 75)),
     ("square", (60, 180, 75)),
     ("triangle", (255, 225, 25)),
@@ -59,9 +66,10 @@ PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("ellipse", (70, 240, 240)),
     ("hexagon", (240, 50, 230)),
 )
-"""Semantic label colours: label ``i`` is ``PALETTE[i]``; 0 is every background kind."""
+"""Label colours: label ``i`` is ``PALETTE[i]``; background kinds, then shapes (>= 65 apart in RGB)."""
 
-SHAPE_LABEL: dict[str, int] = {name: i for i, (name, _) in enumerate(PALETTE) if i > 0}
+SHAPE_LABEL: dict[str, int] = {name: i for i, (name, _) in enumerate(PALETTE) if name in SHAPES}
+BACKGROUND_LABEL: dict[str, int] = {name: i for i, (name, _) in enumerate(PALETTE) if name not in SHAPES}
 
 MIN_SIDE = 64
 """Smallest supported image side, in pixels."""
@@ -330,10 +338,21 @@ def visible_fraction(s: Scene, k: int) -> float:
     return float(np.count_nonzero(instance_map(s) == k) / full) if full else 0.0
 
 
+def background_labels(s: Scene) -> np.ndarray:
+    """The background's labels ``(H, W)`` uint8: its kind, or ``sky`` above and ``ground`` below a horizon."""
+    bg = s.background
+    if bg.kind != "horizon":
+        return np.full((s.height, s.width), BACKGROUND_LABEL[bg.kind], np.uint8)
+    _, y = _pixel_grid(s)
+    rows = np.where(y >= bg.horizon * s.height, BACKGROUND_LABEL["ground"], BACKGROUND_LABEL["sky"])
+    return np.broadcast_to(rows.astype(np.uint8), (s.height, s.width)).copy()
+
+
 def label_map(s: Scene) -> np.ndarray:
-    """Semantic labels ``(H, W)`` uint8: indices into ``PALETTE`` (0 background)."""
+    """Semantic labels ``(H, W)`` uint8: indices into ``PALETTE`` (background kinds, then shapes)."""
+    inst = instance_map(s)
     lut = np.array([0] + [SHAPE_LABEL[o.shape] for o in s.objects], dtype=np.uint8)
-    return lut[instance_map(s)]
+    return np.where(inst > 0, lut[inst], background_labels(s))
 
 
 def label_image(s: Scene) -> Image.Image:
@@ -398,8 +417,11 @@ def normal_map(s: Scene) -> np.ndarray:
 
 
 def edge_map(s: Scene) -> np.ndarray:
-    """Boundary pixels ``(H, W)`` uint8 in {0, 255}: a 4-neighbour has another instance (hence label)."""
-    inst = instance_map(s)
+    """Boundary pixels ``(H, W)`` uint8 in {0, 255}: a 4-neighbour has another instance or label.
+
+    Object outlines and, on a horizon background, the horizon line: the scene's geometry, not its texture.
+    """
+    inst = instance_map(s).astype(np.int64) * 256 + label_map(s)
     edge = np.zeros(inst.shape, dtype=bool)
     dy = inst[1:] != inst[:-1]
     dx = inst[:, 1:] != inst[:, :-1]

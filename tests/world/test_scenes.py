@@ -173,11 +173,28 @@ def test_label_map_uses_palette(many):
         labels = label_map(s)
         inst = instance_map(s)
         assert labels.dtype == np.uint8 and labels.max() < len(PALETTE)
-        assert (labels[inst == 0] == 0).all()
+        names = [n for n, _ in PALETTE]
+        background = labels[inst == 0]
+        if s.background.kind == "horizon":  # sky above the horizon row, ground below
+            ys = np.nonzero(inst == 0)[0]
+            below = ys + 0.5 >= s.background.horizon * s.height
+            assert (background[below] == names.index("ground")).all()
+            assert (background[~below] == names.index("sky")).all()
+        else:
+            assert (background == names.index(s.background.kind)).all()
         for k, obj in enumerate(s.objects, start=1):
-            assert (labels[inst == k] == [n for n, _ in PALETTE].index(obj.shape)).all()
+            assert (labels[inst == k] == names.index(obj.shape)).all()
     decoded = json.loads(palette_json())
-    assert [d["name"] for d in decoded] == ["background", *SHAPES]
+    assert [d["name"] for d in decoded] == [
+        "flat",
+        "gradient",
+        "stripes",
+        "checker",
+        "noise",
+        "sky",
+        "ground",
+        *SHAPES,
+    ]
     assert len({tuple(d["rgb"]) for d in decoded}) == len(PALETTE)
 
 
