@@ -284,22 +284,6 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
-def _ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-pixel SSIM of two luminance arrays with an 11x11, sigma-1.5 Gaussian window (reflected borders).
-
-    Ref: Wang, Bovik, Sheikh, Simoncelli, "Image Quality Assessment: From Error Visibility to Structural
-    Similarity", IEEE TIP 2004 (K1 = 0.01, K2 = 0.03, L = 255).
-    """
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def blur(a: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(a, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x, var_y, cov = blur(x * x) - mu_x**2, blur(y * y) - mu_y**2, blur(x * y) - mu_x * mu_y
-    return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-
-
 def _region_stats(
     a: np.ndarray, b: np.ndarray, changed: np.ndarray, ssim: np.ndarray, region: np.ndarray
 ) -> dict[str, float | int | None]:
@@ -335,7 +319,9 @@ def compare(
     _check_same_size(b.size, a.size, "b", "a")
     rgb_a, rgb_b = np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
     changed = np.any(rgb_a != rgb_b, axis=-1)
-    ssim = _ssim_map(_luma(rgb_a), _luma(rgb_b))
+    from pixwizard.eval.metrics import ssim_map
+
+    ssim = ssim_map(_luma(rgb_a), _luma(rgb_b))
     whole = _region_stats(rgb_a, rgb_b, changed, ssim, np.ones(changed.shape, bool))
     result: dict[str, object] = {key: whole[key] for key in ("changed_fraction", "psnr", "ssim")}
     result["identical"] = not bool(changed.any())
