@@ -107,6 +107,10 @@ def pairs(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Score only the first N pairs.")] = None,
     steps: Annotated[int | None, typer.Option(min=2, help="Sampler steps (default: the task's).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="The model's noise: seed + pair index.")] = 0,
+    palette: Annotated[str, typer.Option(help="Segmentation classes: world or ade20k.")] = "world",
+    depth_scale: Annotated[
+        float, typer.Option(min=1e-9, help="Divides 16-bit depth targets into distances (1000: mm → m).")
+    ] = 1000.0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write report.md, report.html and results.json here.")
     ] = None,
@@ -127,6 +131,8 @@ def pairs(
             limit=limit,
             steps=steps,
             seed=seed,
+            palette=palette,
+            depth_scale=depth_scale,
             pipe=pipe,
             progress=start("eval pairs"),
         )

@@ -46,7 +46,9 @@ def export_cmd(
     n: Annotated[int, typer.Option("--n", min=1, help="Items per task.")] = 100,
     tasks: Tasks = None,
     size: Annotated[str, typer.Option("--size", help="Scene size: S or WxH (at least 64).")] = "64",
-    seed: Annotated[int, typer.Option(min=0, help="World seed.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="World seed (1: a training seed; eval world scores seed 0).")
+    ] = 1,
 ) -> None:
     """Write N items per task: input and target PNGs, the exact truth, annotations and meta.yaml."""
     from pixwizard.cli._progress import progress_reporter

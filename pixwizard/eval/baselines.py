@@ -33,7 +33,7 @@ from pixwizard.tasks.answers import (
 )
 from pixwizard.tasks.decoders import Palette, as_array, decode
 from pixwizard.tasks.inputs import Prepared
-from pixwizard.world.scenes import COLORS
+from pixwizard.world.scenes import COLORS, SHAPES
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,18 +84,54 @@ def _replicate(item: Item, palette: Palette | None) -> Answer:
     )
 
 
+_RELATIONS = ("behind", "in front of", "to the left of", "to the right of", "above", "below")
+
+
+def _candidates(image: np.ndarray, text: str) -> list[np.ndarray]:
+    """Masks of the objects a phrase's colour and shape words allow (detector fits where a shape is named)."""
+    from pixwizard.eval.detector import detect
+
+    words = set(text.lower().replace(",", " ").split())
+    colors = [c for c in COLORS if c in words] or list(COLORS)
+    shapes = [shape for shape in SHAPES if shape in words]
+    if shapes:
+        found = [
+            d.mask for d in detect(image, [(c, shapes[0]) for c in colors]) if d.found and d.mask is not None
+        ]
+        if found:
+            return found
+    masks = [classical.color_threshold_ground(image, f"the {c}") for c in colors]
+    return [m for m in masks if m.any()]
+
+
 def _color_threshold(item: Item, palette: Palette | None) -> Answer:
+    """Grounding by colour and shape words (the colour-threshold heuristic).
+
+    The phrase's head noun (before any relation word) gives its colour's pixels, the detector's shape fit
+    when a shape is named, and a superlative or position word chooses among them (default: the largest).
+    """
     image = as_array(item.prepared.image)
     size = image.shape[1::-1]
-    mask = classical.color_threshold_ground(image, item.slots.get("referring", ""))
-    if not mask.any() and classical.mentioned_color(item.slots.get("referring", "")) is None:
-        # No colour named: the largest region of any object colour (right for "the object" and often for
-        # "the largest ...").
-        masks = [classical.color_threshold_ground(image, color) for color in COLORS]
-        mask = max(masks, key=lambda m: int(m.sum()))
-    if not mask.any():
+    text = item.slots.get("referring", "").lower()
+    for relation in _RELATIONS:
+        text = text.split(f" {relation} ")[0]
+    masks = _candidates(image, text)
+    if not masks:
         return RegionsAnswer((), size, "mask")
-    region = region_of(mask)
+
+    def centre(mask, axis):
+        return float(np.nonzero(mask)[axis].mean())
+
+    choose = {
+        "leftmost": lambda m: -centre(m, 1),
+        "rightmost": lambda m: centre(m, 1),
+        "topmost": lambda m: -centre(m, 0),
+        "bottommost": lambda m: centre(m, 0),
+        "lowest": lambda m: centre(m, 0),
+        "smallest": lambda m: -int(m.sum()),
+    }
+    key = next((fn for word, fn in choose.items() if word in text.split()), lambda m: int(m.sum()))
+    region = region_of(max(masks, key=key))
     if TASKS[item.task].output is OutputKind.BOX:
         return RegionsAnswer((box_region(region.box, size),), size, "box")
     return RegionsAnswer((region,), size, "mask")

@@ -39,12 +39,14 @@ UNSHARP_AMOUNT = 1.0
 where a Gaussian-PSF Wiener filter over-sharpens across the direction of a motion blur)."""
 DCP_PATCH = 9
 DCP_OMEGA = 0.8
-DCP_T_MIN = 0.1
+DCP_T_MIN = 0.5
 """Dark channel patch (pixels), the share of haze removed, and the transmission floor.
 
 He et al. use ``omega = 0.95`` and 15-pixel patches on large photos. PixWorld's backgrounds are muted
 (their dark channel is well above 0, against the prior), so more haze is kept; the patch must stay wider
-than thin bright objects, which would otherwise be taken for the airlight."""
+than thin bright objects, which would otherwise be taken for the airlight. The floor of 0.5 (He et al.: 0.1)
+caps the amplification at 2x: where the prior fails on a scene (a large bright object), a low floor loses
+up to 6 dB, while the mean gain over 48 scenes drops only from 2.1 to 1.9 dB."""
 GUIDED_RADIUS = 8
 GUIDED_EPS = 1e-3
 """Guided filter radius (pixels) and regulariser (on [0, 1] intensities) that refine the transmission."""

@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 from pixwizard.eval import baselines as bl
-from pixwizard.eval.scoring import METRIC_NOTES, Case, Scorer
-from pixwizard.tasks import TASKS, InputKind, get_task
-from pixwizard.tasks.answers import Answer, load_answer
+from pixwizard.eval.scoring import LOWER_IS_BETTER, METRIC_NOTES, Case, Scorer
+from pixwizard.tasks import TASKS, Family, InputKind, OutputKind, get_task
+from pixwizard.tasks.answers import Answer, DepthAnswer, load_answer
 from pixwizard.tasks.decoders import as_array, decode
 from pixwizard.tasks.inputs import Prepared
 from pixwizard.world import WORLD_VERSION
@@ -89,9 +89,9 @@ class Report:
 
 
 def model_answer(
-    pipe, task: str, prepared: Prepared, text: str, slots: dict, *, seed: int, steps: int | None
+    pipe, task: str, prepared: Prepared, text: str, slots: dict, *, seed: int, steps: int | None, palette=None
 ):
-    """Run the model on a prepared input and decode its answer (the world palette for segmentation).
+    """Run the model on a prepared input and decode its answer (segmentation in ``palette``, default world).
 
     Returns:
         ``(answer, output image at the input size)``.
@@ -104,7 +104,7 @@ def model_answer(
         out.bucket_images[0],
         prepared,
         color=slots.get("color"),
-        palette=world_palette(),
+        palette=palette or world_palette(),
         roundtrip=lambda array: vae_roundtrip(pipe, array),
     )
     return answer, as_array(out.images[0])
@@ -182,17 +182,21 @@ def evaluate_world(
         cases = [case_of(s) for s in samples]
         items = [bl.Item(task, s.prepared, s.slots, as_array(s.target)) for s in samples]
         examples = {"input": as_array(samples[0].prepared.image), "target": items[0].target}
+        ranked = []
         for name, system in _systems(task, [c.truth for c in cases]):
             scorer = Scorer(task, len(palette.names))
             for item, case in zip(items, cases, strict=True):
                 scorer.add(system(item, palette), case)
             report.rows += _score_rows(task, name, phrasings, scorer)
-            if name not in ("identity", "oracle"):
-                report.best_baseline.setdefault(task, name)
-                examples.setdefault("baseline", answer_image(system(items[0], palette)))
-        if "baseline" not in examples:
-            report.best_baseline[task] = "identity"
-            examples["baseline"] = answer_image(bl.identity(items[0], palette))
+            if name != "oracle":
+                metric = scorer.names[0]
+                value = scorer.values()[metric]
+                score = -value if metric in LOWER_IS_BETTER else value
+                ranked.append((score, name != "identity", name, system))
+        # The best baseline by the task's first metric (identity only when nothing beats it).
+        _, _, best, system = max(ranked, key=lambda r: r[:2])
+        report.best_baseline[task] = best
+        examples["baseline"] = answer_image(system(items[0], palette))
         for p in phrasings:
             scorer = Scorer(task, len(palette.names))
             for i, (s, case) in enumerate(zip(samples, cases, strict=True)):
@@ -225,37 +229,65 @@ def _read_entries(path: Path) -> list[dict]:
         raise ValueError(f"{path}: not JSON or JSONL ({exc})") from None
 
 
-def _pair_item(task: str, entry: dict, root: Path, index: int) -> tuple[bl.Item, Case, str]:
+def _open(path: Path, index: int, what: str) -> Image.Image:
+    try:
+        return Image.open(path)
+    except OSError as exc:
+        raise ValueError(f"entry {index}: cannot read its {what} {path}: {exc}") from None
+
+
+def _metric_depth(path: Path, image: Image.Image, depth_scale: float, index: int) -> DepthAnswer:
+    """A benchmark's depth target as distances: ``.npy`` as is, a 16-bit PNG divided by ``depth_scale``."""
+    if path.suffix == ".npy":
+        return DepthAnswer(np.load(path).astype(np.float32), "distance")
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L", "F"):
+        raise ValueError(
+            f"entry {index}: a depth target must be metric (a 16-bit PNG or a .npy of distances); "
+            f"{path.name} is an 8-bit picture, which has no scale"
+        )
+    return DepthAnswer((np.asarray(image, np.float64) / depth_scale).astype(np.float32), "distance")
+
+
+def _pair_item(
+    task: str, entry: dict, root: Path, index: int, palette, depth_scale: float
+) -> tuple[bl.Item, Case, str]:
     for key in ("input_path", "target_path", "prompt"):
         if key not in entry:
             raise ValueError(f"entry {index} lacks {key!r}")
+    prompt = entry.get("instruction") or entry["prompt"]
+    prompt = prompt if isinstance(prompt, str) else (prompt[0] if prompt else "")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"entry {index}: the prompt is empty")
     spec = get_task(task)
-    image = Image.open(root / entry["input_path"]).convert("RGB")
-    target_image = Image.open(root / entry["target_path"])
-    target = as_array(target_image.convert("RGB"))
+    image = _open(root / entry["input_path"], index, "input").convert("RGB")
+    target_path = root / entry["target_path"]
+    target_image = None if target_path.suffix == ".npy" else _open(target_path, index, "target")
     slots = dict(entry.get("slots", {}))
-    extra: dict = {}
-    truth = None
-    if entry.get("truth_path"):
-        truth, extra = load_answer(root / entry["truth_path"])
-    region = extra.get("region")
-    if region is None and getattr(truth, "region", None) is not None:
-        region = truth.region
+    truth, extra = load_answer(root / entry["truth_path"]) if entry.get("truth_path") else (None, {})
+    region = getattr(truth, "region", None)
+    if region is None and spec.input in (InputKind.MASKED, InputKind.EXTENDED):
+        region = (as_array(image) == 255).all(-1)  # the authors paint the region to fill white
     kept = None if spec.input in (InputKind.CONDITION, InputKind.BLANK) else image
     prepared = Prepared(image, region, kept)
+    target = None if target_image is None else as_array(target_image.convert("RGB"))
     item = bl.Item(task, prepared, slots, target)
-    if truth is None:  # a real benchmark: its target image is the answer, read as the model's would be
-        truth = bl.oracle(item, world_palette())
+    if truth is None:  # a real benchmark: its target is the answer
+        if spec.family in (Family.CONTROL, Family.GENERATION):
+            raise ValueError(
+                f"entry {index}: {task} pairs need a truth_path naming the requested objects (as "
+                "`pixwizard world export` writes); score natural images with FID/CLIP tools instead"
+            )
+        if spec.output is OutputKind.DEPTH:
+            truth = _metric_depth(target_path, target_image, depth_scale, index)
+            item = bl.Item(task, prepared, slots, None)  # a metric map is not a model output: no oracle
+        else:
+            truth = bl.oracle(item, palette)
     requested = tuple(tuple(p) for p in extra.get("requested", ()))
-    case = Case(
-        task,
-        truth,
-        as_array(extra["before"]) if "before" in extra else as_array(image),
-        requested,
-        extra.get("control"),
-    )
-    prompt = entry.get("instruction") or entry["prompt"]
-    return item, case, prompt if isinstance(prompt, str) else prompt[0]
+    before = as_array(extra["before"]) if "before" in extra else as_array(image)
+    return item, Case(task, truth, before, requested, extra.get("control")), prompt
+
+
+PALETTES = ("world", "ade20k")
 
 
 def evaluate_pairs(
@@ -266,35 +298,62 @@ def evaluate_pairs(
     limit: int | None = None,
     steps: int | None = None,
     seed: int = 0,
+    palette: str = "world",
+    depth_scale: float = 1000.0,
     pipe=None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Score ``model`` on pairs ``{input_path, target_path, prompt[, truth_path, slots]}`` for one task.
 
-    Paths are relative to the annotation file. Without ``truth_path`` the target image is the answer,
-    read by the task's decoder (a depth map as grey, a mask as white on black, ...).
+    Paths are relative to the annotation file. Without ``truth_path`` the target is the answer: read by the
+    task's decoder (a mask as white on black, normals as RGB, labels in ``palette``), except depth, which
+    must be metric (a 16-bit PNG divided by ``depth_scale``, default millimetres → metres, or a ``.npy``).
+    Inpainting and outpainting regions are the input's pure white pixels when no truth file names them.
+
+    Args:
+        model: The report's model name (and what is loaded when ``pipe`` is None).
+        annotations: A JSON list or JSONL file of pairs.
+        task: The task the pairs are for.
+        limit: Score only the first ``limit`` pairs.
+        steps: Sampler steps (default: the task's).
+        seed: Pair ``i`` is sampled with seed ``seed + i``.
+        palette: Segmentation classes: ``world`` (PixWorld exports) or ``ade20k`` (ADE20K-style benchmarks).
+        depth_scale: Divides a 16-bit depth target into distances (1000: millimetres → metres).
+        pipe: An already loaded pipeline.
+        progress: Called with ``(done, total)`` after each pair.
     """
+    from pixwizard.tasks.decoders import ade20k_palette
+
     path = Path(annotations)
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    if palette not in PALETTES:
+        raise ValueError(f"palette must be one of {', '.join(PALETTES)}, got {palette!r}")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such annotation file")
     entries = _read_entries(path)[: limit if limit is not None else None]
     if not entries:
         raise ValueError(f"{path}: no pairs")
+    colors = world_palette() if palette == "world" else ade20k_palette()
+    parsed = [_pair_item(task, entry, path.parent, i, colors, depth_scale) for i, entry in enumerate(entries)]
     if pipe is None:
         from pixwizard.pipeline import PixWizardPipeline
 
         pipe = PixWizardPipeline.from_pretrained(model)
-    palette = world_palette()
     report = Report(model, len(entries), seed, steps, WORLD_VERSION)
-    parsed = [_pair_item(task, entry, path.parent, i) for i, entry in enumerate(entries)]
-    for name, system in (("identity", bl.identity), ("oracle", bl.oracle)):
-        scorer = Scorer(task, len(palette.names))
+    systems = [("identity", bl.identity)]
+    if all(item.target is not None for item, _, _ in parsed):
+        systems.append(("oracle", bl.oracle))
+    for name, system in systems:
+        scorer = Scorer(task, len(colors.names))
         for item, case, _ in parsed:
-            scorer.add(system(item, palette), case)
+            scorer.add(system(item, colors), case)
         report.rows += _score_rows(task, name, ("template",), scorer)
-    scorer = Scorer(task, len(palette.names))
+    scorer = Scorer(task, len(colors.names))
     for i, (item, case, prompt) in enumerate(parsed):
-        answer, _ = model_answer(pipe, task, item.prepared, prompt, item.slots, seed=seed + i, steps=steps)
+        answer, _ = model_answer(
+            pipe, task, item.prepared, prompt, item.slots, seed=seed + i, steps=steps, palette=colors
+        )
         scorer.add(answer, case)
         if progress is not None:
             progress(i + 1, len(parsed))

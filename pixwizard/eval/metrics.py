@@ -169,21 +169,32 @@ def changed_outside(pred: ImageAnswer, before: ImageAnswer, region: np.ndarray) 
     return int((differs & ~np.asarray(region, bool)).sum())
 
 
-def align_depth(pred: DepthAnswer, truth: DepthAnswer) -> np.ndarray:
-    """The prediction mapped by the least-squares scale and shift onto the truth's distances.
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares ``(scale, shift)`` of ``scale·x + shift ≈ y`` (scale 0 for a flat ``x``)."""
+    var = x.var()
+    if var < 1e-12:
+        return 0.0, float(y.mean())
+    scale = float(((x - x.mean()) * (y - y.mean())).mean() / var)
+    return scale, float(y.mean() - scale * x.mean())
 
-    Relative depth (either convention) carries no scale, so ``s·pred + t`` is fitted to the truth over its
-    valid (positive) pixels; a flat prediction maps to the truth's mean.
+
+def align_depth(pred: DepthAnswer, truth: DepthAnswer) -> np.ndarray:
+    """The prediction mapped onto the truth's distances by a least-squares scale and shift.
+
+    Relative depth carries no scale. A ``distance`` prediction is fitted to the true distance; an
+    ``inverse`` one (what the model draws: near bright) is fitted to the true inverse depth (disparity),
+    as is usual for relative depth (MiDaS), then inverted; distances are capped at 10× the farthest true
+    one. Only valid (positive) true pixels take part; a flat prediction maps to the mean.
     """
     _check_same_size(pred.depth, truth.depth, "align_depth")
     p, g = _f(pred.depth), _f(truth.depth)
     valid = g > 0
-    x, y = p[valid], g[valid]
-    var = x.var()
-    if var < 1e-12:
-        return np.full_like(g, y.mean())
-    scale = ((x - x.mean()) * (y - y.mean())).mean() / var
-    return scale * p + (y.mean() - scale * x.mean())
+    if pred.convention == "distance":
+        scale, shift = _fit(p[valid], g[valid])
+        return scale * p + shift
+    scale, shift = _fit(p[valid], 1.0 / g[valid])
+    floor = 1.0 / (10.0 * g[valid].max())
+    return 1.0 / np.maximum(scale * p + shift, floor)
 
 
 def depth_scores(pred: DepthAnswer, truth: DepthAnswer) -> dict[str, float]:

@@ -117,8 +117,10 @@ class Scorer:
             self._means["psnr_hole"].add(m.image_psnr(pred, truth, truth.region))
             self._means["ssim_hole"].add(m.image_ssim(pred, truth, truth.region))
         else:
+            if not case.requested:
+                raise ValueError(f"{self.task}: the case names no requested objects to detect")
             found = detect(pred.image, case.requested)
-            self._means["detection"].add(np.mean([d.found for d in found]) if found else 0.0)
+            self._means["detection"].add(float(np.mean([d.found for d in found])))
             if "agreement" in names:
                 union = np.zeros(pred.image.shape[:2], bool)
                 for d in found:

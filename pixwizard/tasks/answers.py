@@ -88,8 +88,8 @@ class DepthAnswer:
     depth: np.ndarray
     """``(H, W)`` float32."""
     convention: Literal["distance", "inverse"] = "distance"
-    """``distance``: positive, larger is farther (ground truth); ``inverse``: normalised to [0, 1] with 1 the
-    nearest (what the model draws as grey)."""
+    """``distance``: positive, larger is farther (ground truth); ``inverse``: relative inverse depth
+    (disparity) normalised to [0, 1] with 1 the nearest (what the model draws as grey)."""
 
 
 @dataclass(frozen=True)

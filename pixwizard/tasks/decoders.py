@@ -312,8 +312,10 @@ def decode_highlight(
     confidence = separability * _coherence(moved)
     if confidence < min_confidence or not 0 < moved.mean() < 0.98:
         return []
+    # Closing fills pinholes left by noise; pixels that did not move toward the colour at all (the concave
+    # corners a closing also fills) stay out.
     closed = cv2.morphologyEx(moved.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
-    return _regions(closed, confidence, size, min_fraction)
+    return _regions(closed & (alpha > 0.05), confidence, size, min_fraction)
 
 
 def _coherence(mask: np.ndarray) -> float:

@@ -182,9 +182,14 @@ def sample(
 
 
 def depth_image(depth: np.ndarray) -> Image.Image:
-    """Distance → grey with the nearest white and the farthest black (an affine map, per image)."""
-    near, far = float(depth.min()), float(depth.max())
-    grey = (far - depth) / (far - near) if far > near else np.zeros_like(depth)
+    """Distance → grey: inverse depth normalised per image, the nearest white and the farthest black.
+
+    The usual relative-depth picture (disparity, near bright); the metrics align an ``inverse`` answer to the
+    truth in disparity space, so this target decodes back to the exact distances up to 8-bit rounding.
+    """
+    disparity = 1.0 / depth.astype(np.float64)
+    low, high = float(disparity.min()), float(disparity.max())
+    grey = (disparity - low) / (high - low) if high > low else np.zeros_like(disparity)
     return Image.fromarray(np.round(grey * 255).astype(np.uint8)).convert("RGB")
 
 
@@ -193,10 +198,15 @@ def normal_image(normals: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(np.round((normals + 1) * 127.5), 0, 255).astype(np.uint8))
 
 
-def stroke_image(strokes: np.ndarray, dark_on_light: bool = False) -> Image.Image:
-    """Strokes as white on black (or black on white)."""
-    grey = np.where(strokes, 255, 0).astype(np.uint8)
-    return Image.fromarray(255 - grey if dark_on_light else grey).convert("RGB")
+PAPER, GRAPHITE = (230, 220, 195), (60, 60, 60)
+"""Sketches: graphite strokes on cream paper (not pure black on white, which would read as white objects)."""
+
+
+def stroke_image(strokes: np.ndarray, pencil: bool = False) -> Image.Image:
+    """Strokes as white on black, or (``pencil``) graphite on paper."""
+    if pencil:
+        return Image.fromarray(np.where(strokes[..., None], GRAPHITE, PAPER).astype(np.uint8))
+    return Image.fromarray(np.where(strokes, 255, 0).astype(np.uint8)).convert("RGB")
 
 
 def boundary_strokes(s: Scene, source: str) -> np.ndarray:
@@ -317,7 +327,7 @@ def _dense(task, seed, index, width, height, difficulty, rng) -> Sample:
             truth = LabelAnswer(label_map(s).astype(np.int16), world_palette().names)
         else:
             strokes = boundary_strokes(s, task)
-            target, truth = stroke_image(strokes, dark_on_light=task == "sketch"), EdgeAnswer(strokes)
+            target, truth = stroke_image(strokes, pencil=task == "sketch"), EdgeAnswer(strokes)
     image = Image.fromarray(photo)
     return _base(task, seed, index, s, {}, image, prepare(task, image), target, truth)
 
@@ -331,7 +341,7 @@ def _control_map(s: Scene, source: str, fig=None) -> Image.Image:
         return normal_image(normal_map(s))
     if source == "segment":
         return label_image(s)
-    return stroke_image(boundary_strokes(s, source), dark_on_light=source == "sketch")
+    return stroke_image(boundary_strokes(s, source), pencil=source == "sketch")
 
 
 def _captioned(s: Scene, rng) -> tuple[str, tuple[tuple[str, str], ...], np.ndarray]:

@@ -50,23 +50,26 @@ BACKGROUNDS: tuple[str, ...] = ("flat", "gradient", "stripes", "checker", "noise
 """Background kinds."""
 
 PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
-    ("flat", (0, 0, 0)),
-    ("gradient", (100, 100, 100)),
-    ("stripes", (150, 90, 0)),
-    ("checker", (0, 60, 120)),
-    ("noise", (90, 140, 0)),
-    ("sky", (160, 210, 250)),
-    ("ground", (100, 60, 30)),
-    ("circle", (230, 25, 75)),
-    ("square", (60, 180, 75)),
-    ("triangle", (255, 225, 25)),
-    ("star", (0, 130, 200)),
-    ("ring", (245, 130, 48)),
-    ("cross", (145, 30, 180)),
-    ("ellipse", (70, 240, 240)),
-    ("hexagon", (240, 50, 230)),
+    ("flat", (0, 0, 75)),
+    ("gradient", (105, 120, 75)),
+    ("stripes", (195, 90, 0)),
+    ("checker", (0, 75, 165)),
+    ("noise", (90, 150, 0)),
+    ("sky", (165, 210, 255)),
+    ("ground", (75, 0, 60)),
+    ("circle", (225, 15, 90)),
+    ("square", (60, 195, 105)),
+    ("triangle", (255, 255, 0)),
+    ("star", (0, 135, 195)),
+    ("ring", (240, 105, 75)),
+    ("cross", (165, 15, 165)),
+    ("ellipse", (75, 240, 240)),
+    ("hexagon", (240, 45, 225)),
 )
-"""Label colours: label ``i`` is ``PALETTE[i]``; background kinds, then shapes (>= 65 apart in RGB)."""
+"""Label colours: label ``i`` is ``PALETTE[i]``; background kinds, then shapes.
+
+At least 60 apart in RGB, and at least 55 from every named object colour and its stripe shade, so a label
+map is never read as a picture of coloured objects."""
 
 SHAPE_LABEL: dict[str, int] = {name: i for i, (name, _) in enumerate(PALETTE) if name in SHAPES}
 BACKGROUND_LABEL: dict[str, int] = {name: i for i, (name, _) in enumerate(PALETTE) if name not in SHAPES}

@@ -82,8 +82,8 @@ def test_edited_regions_cover_every_changed_pixel(exported):
             changed = (before != target).any(-1)
             assert not (changed & ~truth.region).any(), (task, entry["index"])
             assert np.array_equal(truth.image, target)
-        if task == "edit":
-            assert changed.any()
+            if task == "edit":
+                assert changed.any()
 
 
 def test_depth_order_agrees_with_the_z_order(exported):

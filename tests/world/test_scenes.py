@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 
 import numpy as np
 import pytest
@@ -314,19 +313,6 @@ def test_version_table_is_frozen():
     assert WORLD_VERSION == "1"
     with pytest.raises(dataclasses.FrozenInstanceError):
         DIFFICULTY_V1.max_objects = 7  # type: ignore[misc]
-
-
-def test_speed():
-    scene(0, 0)
-    n = 300
-    start = time.perf_counter()
-    for i in range(n):
-        s = scene(11, i)
-        render(s)
-        instance_map(s)
-    rate = n / (time.perf_counter() - start)
-    print(f"world: {rate:.0f} scenes/s at 64x64 (scene + render + instance_map)")
-    assert rate >= 100
 
 
 ANALYTIC_AREA = {
