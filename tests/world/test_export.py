@@ -18,7 +18,7 @@ from pixwizard.world import PALETTE, WORLD_VERSION, instance_map, label_map, sce
 from pixwizard.world.export import WorldItems
 from pixwizard.world.samples import held_out_phrasings, instruction, sample
 
-N = 3
+N = 8
 
 
 @pytest.fixture(scope="module")
