@@ -82,10 +82,12 @@ def fetch(
     Offline, or with pieces missing, it fails at once and lists each missing piece with the command that
     fetches it. The folder loads with PixWizardPipeline.from_pretrained(DIR) and --model DIR.
     """
+    from pixwizard.pipeline import PixWizardPipeline
     from pixwizard.pipeline.weights import fetch_released
 
     out = fetch_released(
         dir,
+        pipeline_cls=PixWizardPipeline,
         ema=ema,
         dtype=_dtype(dtype),
         overwrite=overwrite,

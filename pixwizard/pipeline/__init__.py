@@ -13,7 +13,7 @@ _LAZY = {
     "PixWizardPipeline": "pixwizard.pipeline.pipeline",
     "PixWizardPipelineOutput": "pixwizard.pipeline.pipeline",
     "GenerationCancelled": "pixwizard.pipeline.pipeline",
-    "tiny_random": "pixwizard.pipeline.tiny",
+    "tiny_random": "pixwizard.pipeline.pipeline",
     "denoise_step": "pixwizard.pipeline.sampling",
 }
 

@@ -147,6 +147,16 @@ class VaeCodec:
         self.scale = scale
         self.shift = shift
 
+    @property
+    def factor(self) -> int:
+        """Pixels per latent along each side: 2 per down-sampling block (SDXL: 8)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def channels(self) -> int:
+        """Latent channels (SDXL: 4)."""
+        return int(self.vae.config.latent_channels)
+
     @torch.no_grad()
     def posterior(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and standard deviation of the VAE posterior of images in [-1, 1] (unscaled)."""
@@ -163,7 +173,7 @@ class VaeCodec:
     def encode(
         self, images: Tensor, *, generator: torch.Generator | None = None, sample: bool = True
     ) -> Tensor:
-        """``(B, 3, H, W)`` images in [-1, 1] → ``(B, C, H/8, W/8)`` latents (posterior sample or mean)."""
+        """``(B, 3, H, W)`` images in [-1, 1] → ``(B, C, H/f, W/f)`` latents (posterior sample or mean)."""
         mean, std = self.posterior(images)
         return self.sample(mean, std, generator) if sample else (mean - self.shift) * self.scale
 

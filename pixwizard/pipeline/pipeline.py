@@ -34,6 +34,7 @@ from pixwizard.model.transformer import PixWizardTransformer
 from pixwizard.pipeline.buckets import choose_bucket
 from pixwizard.pipeline.encoders import ClipImageEncoder, ClipTextEncoder, GemmaTextEncoder, VaeCodec
 from pixwizard.pipeline.image_processing import pil_to_tensor, resize_to, tensor_to_pil, to_rgb
+from pixwizard.pipeline.roles import ImageTokens, LatentCodec, PooledText, TextTokens
 from pixwizard.pipeline.sampling import (
     SOLVERS,
     Guidance,
@@ -81,23 +82,6 @@ def _available(device: str | torch.device) -> torch.device:
     ):
         raise PixWizardError(f"device {str(device)!r} was asked for, but MPS is not available here; use cpu")
     return resolved
-
-
-def _snapshot(repo_id: str) -> Path:
-    """A Hub repository in our layout, from the cache (offline) or downloaded."""
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-
-    from pixwizard.pipeline.names import BUILT_IN_MODELS, FETCH_HINT
-
-    try:
-        return Path(snapshot_download(repo_id, local_files_only=bool(constants.HF_HUB_OFFLINE)))
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
-        raise PixWizardError(
-            f"{repo_id!r} is not a folder, not in the Hugging Face cache, and the Hub is offline; "
-            f"download it on a connected machine with `hf download {repo_id} --local-dir DIR` and pass DIR "
-            f"(built-in models: {', '.join(BUILT_IN_MODELS)}; {FETCH_HINT})"
-        ) from exc
 
 
 class GenerationCancelled(PixWizardError):
@@ -252,37 +236,12 @@ class PixWizardPipeline(DiffusionPipeline):
         Raises:
             MissingWeightsError: If pieces of the model are missing; the message says how to get them.
         """
-        from pixwizard.model.checkpoint import is_official_folder
+        from pixwizard.pipeline import loading
         from pixwizard.pipeline.names import check_model_name
-        from pixwizard.pipeline.tiny import TINY_MODEL_ID, tiny_random
-        from pixwizard.pipeline.weights import (
-            EXPORT_MANIFEST,
-            RELEASED_REPO,
-            load_export,
-            load_released_components,
-            resolve_released,
-        )
 
-        source = str(pretrained_model_name_or_path)
-        local = Path(source).expanduser()
         check_model_name(pretrained_model_name_or_path)  # a missing folder or a typo fails here, at once
-        if source == TINY_MODEL_ID:
-            pipe = tiny_random()
-        elif (local / "model_index.json").is_file():
-            pipe = super().from_pretrained(local, **kwargs)
-        elif (local / EXPORT_MANIFEST).is_file():  # a `pixwizard train` export
-            pipe = load_export(cls, local, dtype=dtype)
-        elif source == RELEASED_REPO or is_official_folder(local):
-            folders = resolve_released(source, gemma, clip, vae, ema=ema)
-            pipe = cls(**load_released_components(folders, ema=ema), resolution=[768], model_id=source)
-        elif local.exists():
-            raise PixWizardError(
-                f"{local} is neither a pipeline folder (model_index.json), a training export "
-                f"({EXPORT_MANIFEST}) nor the authors' checkpoint (consolidated*.pth); make one with "
-                "`pixwizard models fetch --dir DIR` (a transformer alone loads with load_transformer)"
-            )
-        else:
-            pipe = super().from_pretrained(_snapshot(source), **kwargs)
+        options = {"dtype": dtype, "ema": ema, "gemma": gemma, "clip": clip, "vae": vae, "kwargs": kwargs}
+        pipe = loading.build(cls, str(pretrained_model_name_or_path), **options)
         return pipe.configure(
             device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling, compile=compile
         )
@@ -330,23 +289,23 @@ class PixWizardPipeline(DiffusionPipeline):
     # ------------------------------------------------------------------------------------------------
 
     @property
-    def gemma(self) -> GemmaTextEncoder:
-        """The Gemma text encoder view."""
+    def text_tokens(self) -> TextTokens:
+        """The per-token text encoder (the released model: Gemma-2B's penultimate layer)."""
         return GemmaTextEncoder(self.text_encoder, self.tokenizer)
 
     @property
-    def clip_text(self) -> ClipTextEncoder:
-        """The CLIP text encoder view."""
+    def pooled_text(self) -> PooledText:
+        """The pooled text encoder, the task embedding's input (the released model: CLIP-L text)."""
         return ClipTextEncoder(self.clip_text_encoder, self.clip_tokenizer)
 
     @property
-    def clip_image(self) -> ClipImageEncoder:
-        """The CLIP image encoder view."""
+    def image_tokens(self) -> ImageTokens:
+        """The image-token encoder (the released model: CLIP-L/14-336 patch tokens)."""
         return ClipImageEncoder(self.clip_image_encoder)
 
     @property
-    def codec(self) -> VaeCodec:
-        """The VAE view with this model's latent scale and shift."""
+    def codec(self) -> LatentCodec:
+        """The latent codec with this model's scale and shift (the released model: the SDXL VAE)."""
         return VaeCodec(self.vae, self.config.vae_scale, self.config.vae_shift)
 
     def interrupt(self) -> None:
@@ -514,8 +473,8 @@ class PixWizardPipeline(DiffusionPipeline):
         # 2. Encode every instruction (and the empty prompt) once for the whole call
         device = self._execution_device
         prompts = [item.instruction for item in items] + [""]
-        text = self.gemma(prompts)
-        pooled = self.clip_text(prompts)
+        text = self.text_tokens(prompts)
+        pooled = self.pooled_text(prompts)
 
         # 3. Sample each bucket group as one batch
         self._interrupt = False
@@ -564,12 +523,14 @@ class PixWizardPipeline(DiffusionPipeline):
         """Sample one bucket's items together; returns their final latents."""
         transformer = self.transformer
         channels = transformer.config.in_channels
+        factor = self.codec.factor  # pixels per latent
+        per_token = factor * transformer.config.patch_size  # pixels per image token along a side
         width, height = bucket
         # 3a. Starting noise first, then the VAE sample, per item generator (the authors' order)
         noise = torch.stack(
             [
                 rng.randn(
-                    (channels, height // 8, width // 8),
+                    (channels, height // factor, width // factor),
                     generator=item.generator,
                     device=plan.device,
                     dtype=torch.float32,
@@ -584,13 +545,16 @@ class PixWizardPipeline(DiffusionPipeline):
                 for i, item in enumerate(group)
             ]
         ).float()
-        clip_tokens = self.clip_image(pixels)
+        clip_tokens = self.image_tokens(pixels)
         conds = self._row_conditions(
             group, plan.rows, plan.text, plan.pooled, cond_latents, clip_tokens, noise, plan.selection
         )
         rope_scale, watershed = self._rope_scaling(centre)
         guidance = dataclasses.replace(
-            plan.guidance, base_seqlen=(centre // 16) ** 2, rope_scale=rope_scale, rope_watershed=watershed
+            plan.guidance,
+            base_seqlen=(centre // per_token) ** 2,
+            rope_scale=rope_scale,
+            rope_watershed=watershed,
         )
         step_offset = plan.progress.n
 
@@ -655,3 +619,18 @@ class PixWizardPipeline(DiffusionPipeline):
 
 
 __all__ = ["GenerationCancelled", "PixWizardPipeline", "PixWizardPipelineOutput", "SchedulerSolver"]
+
+
+def tiny_random(seed: int = 0, device: str | torch.device = "cpu") -> PixWizardPipeline:
+    """A complete tiny pipeline with random weights (outputs are noise), built offline in about a second.
+
+    Args:
+        seed: Seed of every component's weights.
+        device: Where to put it.
+    """
+    from pixwizard.pipeline.tiny import TINY_CENTRE, TINY_MODEL_ID, tiny_components
+
+    pipe = PixWizardPipeline(
+        **tiny_components(seed), resolution=[TINY_CENTRE], model_id=TINY_MODEL_ID, random_weights=True
+    )
+    return pipe.to(device)

@@ -129,21 +129,3 @@ def tiny_components(seed: int = 0) -> dict:
         "clip_tokenizer": clip_tok,
         "clip_image_encoder": clip_image_encoder,
     }
-
-
-def tiny_random(seed: int = 0, device: str | torch.device = "cpu"):
-    """A complete tiny pipeline with random weights (outputs are noise), built offline in about a second.
-
-    Args:
-        seed: Seed of every component's weights.
-        device: Where to put it.
-
-    Returns:
-        A `PixWizardPipeline`.
-    """
-    from pixwizard.pipeline.pipeline import PixWizardPipeline
-
-    pipe = PixWizardPipeline(
-        **tiny_components(seed), resolution=[TINY_CENTRE], model_id=TINY_MODEL_ID, random_weights=True
-    )
-    return pipe.to(device)

@@ -254,6 +254,7 @@ def load_released_components(
 def fetch_released(
     out_dir: str | Path,
     *,
+    pipeline_cls,
     ema: bool = True,
     dtype: torch.dtype = torch.bfloat16,
     overwrite: bool = False,
@@ -263,6 +264,7 @@ def fetch_released(
 
     Args:
         out_dir: The folder to write (our ``save_pretrained`` layout).
+        pipeline_cls: The pipeline class that assembles and saves the pieces (`PixWizardPipeline`).
         ema: Convert the EMA weights (the authors sample with them).
         dtype: Stored dtype of the transformer and Gemma.
         overwrite: Replace ``out_dir`` if it exists.
@@ -275,8 +277,6 @@ def fetch_released(
         CheckpointError: If ``out_dir`` exists without ``overwrite``.
         MissingWeightsError: Naming every missing piece (nothing is written then).
     """
-    from pixwizard.pipeline.pipeline import PixWizardPipeline
-
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise CheckpointError(
@@ -284,7 +284,7 @@ def fetch_released(
         )
     folders = resolve_released(ema=ema, **locations)
     components = load_released_components(folders, ema=ema, dtype=dtype)
-    pipe = PixWizardPipeline(**components, resolution=[768], model_id=RELEASED_REPO)
+    pipe = pipeline_cls(**components, resolution=[768], model_id=RELEASED_REPO)
     with atomic_folder(out, overwrite=overwrite) as tmp:
         pipe.save_pretrained(tmp)
     logger.info("wrote %s", out)

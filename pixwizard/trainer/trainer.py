@@ -156,8 +156,8 @@ class Trainer:
 
     @torch.no_grad()
     def _encode_text(self, prompts: list[str]) -> list[ItemConditions]:
-        text = self.encoders.gemma(prompts)
-        pooled = self.encoders.clip_text(prompts)
+        text = self.encoders.text_tokens(prompts)
+        pooled = self.encoders.pooled_text(prompts)
         out = []
         for i in range(len(prompts)):
             length = int(text.mask[i].sum())
@@ -224,7 +224,7 @@ class Trainer:
         def compute():
             pixels = torch.stack([pil_to_tensor(target), pil_to_tensor(source)]).to(self.device)
             mean, std = self.encoders.codec.posterior(pixels)
-            clip = self.encoders.clip_image(pixels[1:])[0]
+            clip = self.encoders.image_tokens(pixels[1:])[0]
             return mean.float().cpu(), std.float().cpu(), clip.float().cpu()
 
         if self.config.data.crop != "center":
@@ -327,7 +327,8 @@ class Trainer:
             dist.all_reduce(loss_sum)
         self.step += 1
         elapsed = time.perf_counter() - start
-        tokens = sum((self.buckets[i][0] // 16) * (self.buckets[i][1] // 16) for i in indices)
+        side = self.encoders.codec.factor * self.model.config.patch_size  # pixels per image token
+        tokens = sum((self.buckets[i][0] // side) * (self.buckets[i][1] // side) for i in indices)
         # .item() is a host sync: once per step, for the log.
         return StepMetrics(
             step + 1,

@@ -75,7 +75,7 @@ def offline_hub(tmp_path, monkeypatch):
 
 def test_complete_cache_converts_into_a_loadable_folder(offline_hub, tmp_path):
     parts = _fake_cache(offline_hub)
-    out = fetch_released(tmp_path / "model", dtype=torch.float32)
+    out = fetch_released(tmp_path / "model", pipeline_cls=PixWizardPipeline, dtype=torch.float32)
     assert sorted(p.name for p in out.iterdir()) == [
         "clip_image_encoder",
         "clip_text_encoder",
@@ -106,7 +106,7 @@ def test_the_authors_layout_loads_straight_from_the_cache(offline_hub):
 def test_incomplete_cache_names_each_missing_piece(offline_hub, tmp_path):
     _fake_cache(offline_hub, skip=("gemma", "vae"))
     with pytest.raises(MissingWeightsError) as info:
-        fetch_released(tmp_path / "model")
+        fetch_released(tmp_path / "model", pipeline_cls=PixWizardPipeline)
     message = str(info.value)
     assert [source.key for source, _ in info.value.missing] == ["gemma", "vae"]
     assert (
@@ -123,7 +123,7 @@ def test_a_folder_missing_files_is_reported(offline_hub, tmp_path):
     vae = next(offline_hub.glob("models--stabilityai--sdxl-vae/snapshots/*"))
     (vae / "diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(MissingWeightsError, match="lacks diffusion_pytorch_model"):
-        fetch_released(tmp_path / "model")
+        fetch_released(tmp_path / "model", pipeline_cls=PixWizardPipeline)
 
 
 def test_cli_models_fetch(offline_hub, tmp_path):

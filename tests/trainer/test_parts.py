@@ -60,12 +60,12 @@ def test_forced_drops_build_the_pipelines_guidance_rows(trainer):
         trainer.config.p_text = trainer.config.p_image = trainer.config.p_both = 0.05
     # The pipeline encodes [prompts..., ""] in one call and uses the last row for its image-only and
     # no-image rows; the trainer's text-dropped item must see exactly that row (its valid tokens).
-    batch = pipe.gemma(["Invert the colours", "Make a negative of it", ""])
+    batch = pipe.text_tokens(["Invert the colours", "Make a negative of it", ""])
     length = int(batch.mask[-1].sum())
     assert torch.allclose(prepared.cond.text_feats, batch.feats[-1, :length].float(), atol=1e-6)
     assert torch.equal(prepared.cond.text_mask, batch.mask[-1, :length])
     assert torch.allclose(
-        prepared.cond.pooled, pipe.clip_text(["Invert the colours", ""])[-1].float(), atol=1e-6
+        prepared.cond.pooled, pipe.pooled_text(["Invert the colours", ""])[-1].float(), atol=1e-6
     )
     # The no-image row of the pipeline: zero CLIP tokens, the flag, and noise as the condition latent.
     assert prepared.cond.no_image and torch.count_nonzero(prepared.cond.clip_tokens) == 0
