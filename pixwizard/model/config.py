@@ -64,10 +64,39 @@ def tiny(**overrides: Any) -> dict[str, Any]:
     return {**args, **overrides}
 
 
+def pixwizard_world(**overrides: Any) -> dict[str, Any]:
+    """The embedded ``pixwizard-world`` model (about 10 M parameters).
+
+    Pixel space with 8-px patches (64 tokens at 64 px), MiniLM text (width 384 for both text roles) and
+    pixel-patch image tokens (width 192). A pilot on this 2-core CPU trains it at about 42 samples/s
+    (batch 16, float32), against 16 samples/s for width 384 and 8 layers.
+    """
+    args = dict(
+        patch_size=8,
+        in_channels=3,
+        dim=256,
+        n_layers=6,
+        n_heads=4,
+        n_kv_heads=4,
+        multiple_of=32,
+        ffn_dim_multiplier=None,
+        norm_eps=1e-5,
+        learn_sigma=True,
+        qk_norm=True,
+        cap_feat_dim=384,
+        cap_clip_feat_dim=384,
+        sample_tokens=32,
+        scale_factor=1.0,
+        image_token_dim=192,
+    )
+    return {**args, **overrides}
+
+
 PRESETS: dict[str, Callable[..., dict[str, Any]]] = {
     "pixwizard_2b_gqa": pixwizard_2b_gqa,
     "pixwizard_2b": pixwizard_2b,
     "tiny": tiny,
+    "pixwizard_world": pixwizard_world,
 }
 
 # The official preset names (`models/model.py` of AFeng-x/PixWizard) and ours.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pixwizard.errors import PixWizardError
 from pixwizard.model.checkpoint import is_official_folder
+from pixwizard.pipeline import small
 from pixwizard.pipeline.names import BUILT_IN_MODELS, FETCH_HINT
 from pixwizard.pipeline.tiny import TINY_CENTRE, TINY_MODEL_ID, tiny_components
 from pixwizard.pipeline.weights import (
@@ -44,6 +45,33 @@ def _tiny(cls, source: str, **options):
 
 def _tiny_name(source: str, local: Path) -> bool:
     return source == TINY_MODEL_ID
+
+
+def _world(cls, source: str, **options):
+    from pixwizard.model.transformer import PixWizardTransformer
+
+    folder = small.world_weights_folder()
+    if folder is None:
+        raise PixWizardError(
+            f"{small.WORLD_MODEL_ID!r} has no trained weights in this installation (pixwizard/models/"
+            "pixwizard_world); train them with `pixwizard train world` and pass --model runs/world/export, "
+            "or use tiny-random"
+        )
+    transformer = PixWizardTransformer.from_pretrained(str(folder))
+    components = small.world_components(transformer)
+    return cls(
+        **components, resolution=[small.WORLD_CENTRE], model_id=small.WORLD_MODEL_ID, encoder_kind="world"
+    )
+
+
+def _untrained_world(cls, source: str, **options):
+    return cls(
+        **small.world_components(None),
+        resolution=[small.WORLD_CENTRE],
+        model_id=small.UNTRAINED_ID,
+        random_weights=True,
+        encoder_kind="world",
+    )
 
 
 def _ours(cls, source: str, **options):
@@ -78,6 +106,12 @@ def _export_manifest(local: Path) -> bool:
 
 SOURCES: tuple[Source, ...] = (
     Source("tiny-random (built in, random weights)", _tiny_name, _tiny),
+    Source("pixwizard-world (built in, trained on PixWorld)", lambda s, p: s == small.WORLD_MODEL_ID, _world),
+    Source(
+        "pixwizard-world-untrained (its encoders, a random transformer: for training)",
+        lambda s, p: s == small.UNTRAINED_ID,
+        _untrained_world,
+    ),
     Source("a pipeline folder (model_index.json)", lambda s, p: (p / "model_index.json").is_file(), _ours),
     Source("a `pixwizard train` export (pixwizard_export.json)", lambda s, p: _export_manifest(p), _export),
     Source("the authors' checkpoint (Afeng-x/PixWizard or its folder)", _is_released, _released),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pixwizard.errors import CheckpointError
 
-BUILT_IN_MODELS = ("tiny-random",)
+BUILT_IN_MODELS = ("tiny-random", "pixwizard-world", "pixwizard-world-untrained")
 FETCH_HINT = (
     "get the released model with `pixwizard models fetch --dir DIR` and pass --model DIR, "
     "or pass a folder written by save_pretrained or `pixwizard train` (out_dir/export)"

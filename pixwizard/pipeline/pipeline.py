@@ -31,6 +31,7 @@ from pixwizard.errors import PixWizardError
 from pixwizard.model import rng
 from pixwizard.model.token_sampler import TokenSelection
 from pixwizard.model.transformer import PixWizardTransformer
+from pixwizard.pipeline import small
 from pixwizard.pipeline.buckets import choose_bucket
 from pixwizard.pipeline.encoders import ClipImageEncoder, ClipTextEncoder, GemmaTextEncoder, VaeCodec
 from pixwizard.pipeline.image_processing import pil_to_tensor, resize_to, tensor_to_pil, to_rgb
@@ -82,6 +83,10 @@ def _available(device: str | torch.device) -> torch.device:
     ):
         raise PixWizardError(f"device {str(device)!r} was asked for, but MPS is not available here; use cpu")
     return resolved
+
+
+ENCODER_KINDS = ("released", "world")
+"""Which encoders fill the roles (see `PixWizardPipeline`)."""
 
 
 class GenerationCancelled(PixWizardError):
@@ -151,6 +156,9 @@ class PixWizardPipeline(DiffusionPipeline):
         vae_shift: Latent shift (SDXL: 0).
         model_id: A name for provenance (``tiny-random``, a folder or hub id).
         random_weights: True for the built-in tiny model, whose outputs are noise.
+        encoder_kind: ``released`` (Gemma, CLIP and an SDXL-layout VAE, as the authors' model and
+            ``tiny-random``) or ``world`` (the embedded model: MiniLM in both text roles, pixel-patch image
+            tokens, pixel space; ``vae`` and the CLIP modules are None).
     """
 
     model_cpu_offload_seq = "text_encoder->clip_text_encoder->clip_image_encoder->vae->transformer"
@@ -170,8 +178,11 @@ class PixWizardPipeline(DiffusionPipeline):
         vae_shift: float = 0.0,
         model_id: str = "",
         random_weights: bool = False,
+        encoder_kind: str = "released",
     ):
         super().__init__()
+        if encoder_kind not in ENCODER_KINDS:
+            raise ValueError(f"encoder_kind must be one of {', '.join(ENCODER_KINDS)}, got {encoder_kind!r}")
         self.register_modules(
             transformer=transformer,
             vae=vae,
@@ -187,6 +198,7 @@ class PixWizardPipeline(DiffusionPipeline):
             vae_shift=vae_shift,
             model_id=model_id,
             random_weights=random_weights,
+            encoder_kind=encoder_kind,
         )
         self._interrupt = False
 
@@ -267,8 +279,9 @@ class PixWizardPipeline(DiffusionPipeline):
         # there are none (and ours has none).
         torch.nn.Module.to(self.transformer, dtype=dtype)
         self.text_encoder.to(dtype=dtype)
-        torch.nn.Module.to(self.vae, dtype=torch.float32)  # the SDXL VAE overflows in half precision
-        if vae_tiling:
+        if self.vae is not None:
+            torch.nn.Module.to(self.vae, dtype=torch.float32)  # the SDXL VAE overflows in half precision
+        if vae_tiling and self.vae is not None:
             self.vae.enable_tiling()
             self.vae.enable_slicing()
         if offload == "model":
@@ -289,23 +302,35 @@ class PixWizardPipeline(DiffusionPipeline):
     # ------------------------------------------------------------------------------------------------
 
     @property
+    def _world(self) -> bool:
+        return self.config.encoder_kind == "world"
+
+    @property
     def text_tokens(self) -> TextTokens:
-        """The per-token text encoder (the released model: Gemma-2B's penultimate layer)."""
+        """The per-token text encoder (released: Gemma-2B's penultimate layer; world: MiniLM)."""
+        if self._world:
+            return small.MiniLMTokens(self.text_encoder, self.tokenizer)
         return GemmaTextEncoder(self.text_encoder, self.tokenizer)
 
     @property
     def pooled_text(self) -> PooledText:
-        """The pooled text encoder, the task embedding's input (the released model: CLIP-L text)."""
+        """The pooled text encoder, the task embedding's input (released: CLIP-L text; world: MiniLM)."""
+        if self._world:
+            return small.MiniLMPooled(self.text_encoder, self.tokenizer)
         return ClipTextEncoder(self.clip_text_encoder, self.clip_tokenizer)
 
     @property
     def image_tokens(self) -> ImageTokens:
-        """The image-token encoder (the released model: CLIP-L/14-336 patch tokens)."""
+        """The image-token encoder (released: CLIP-L/14-336 patch tokens; world: pixel patches)."""
+        if self._world:
+            return small.PatchTokens()
         return ClipImageEncoder(self.clip_image_encoder)
 
     @property
     def codec(self) -> LatentCodec:
-        """The latent codec with this model's scale and shift (the released model: the SDXL VAE)."""
+        """The latent codec with this model's scale and shift (released: the SDXL VAE; world: pixels)."""
+        if self._world:
+            return small.PixelCodec(self.config.vae_scale, self.config.vae_shift)
         return VaeCodec(self.vae, self.config.vae_scale, self.config.vae_shift)
 
     def interrupt(self) -> None:

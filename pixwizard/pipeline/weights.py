@@ -324,7 +324,7 @@ def encoder_digest(pipe) -> str:
                     tensor = tensor.to(torch.bfloat16).view(torch.int16)
                 digest.update(f"{key}{tuple(tensor.shape)}{tensor.dtype}".encode())
                 digest.update(tensor.cpu().contiguous().numpy().tobytes())
-        else:  # a tokenizer: its vocabulary decides every token id
+        elif component is not None:  # a tokenizer: its vocabulary decides every token id
             digest.update(json.dumps(sorted(component.get_vocab().items())).encode())
     return f"sha256:{digest.hexdigest()}"
 
@@ -409,4 +409,5 @@ def load_export(cls, folder: Path, *, dtype: torch.dtype | None = None):
         vae_scale=manifest["vae_scale"],
         vae_shift=manifest["vae_shift"],
         model_id=str(folder),
+        encoder_kind=base.config.encoder_kind,
     )

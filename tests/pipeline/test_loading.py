@@ -26,7 +26,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_the_pieces_import_neither_the_pipeline_nor_the_loader():
-    for piece in ("tiny.py", "weights.py", "names.py", "loading.py", "encoders.py", "roles.py"):
+    for piece in ("tiny.py", "weights.py", "names.py", "loading.py", "encoders.py", "roles.py", "small.py"):
         imported = _imports(PIPELINE / piece)
         assert "pixwizard.pipeline.pipeline" not in imported, piece
         if piece != "loading.py":
@@ -55,3 +55,37 @@ def test_the_tiny_pipeline_fills_every_role(pipe):
     assert (pipe.codec.factor, pipe.codec.channels) == (8, pipe.transformer.config.in_channels)
     features = pipe.text_tokens(["a red circle"])
     assert features.feats.shape[-1] == pipe.transformer.config.cap_feat_dim
+
+
+def test_the_world_encoders_fill_the_roles_offline():
+    import torch
+
+    from pixwizard.pipeline import small
+    from pixwizard.tasks.router import _encoder
+
+    model, tokenizer = small.load_minilm()
+    tokens, pooled = small.MiniLMTokens(model, tokenizer), small.MiniLMPooled(model, tokenizer)
+    assert isinstance(tokens, TextTokens) and isinstance(pooled, PooledText)
+    features = tokens(["a red circle", "remove the blue star behind the triangle"])
+    assert features.feats.shape[-1] == small.MINILM_WIDTH and features.feats.shape[1] % 8 == 0
+    assert features.mask[0].sum() < features.mask[1].sum()
+    texts = ["make it brighter", "a star"]
+    torch.testing.assert_close(pooled(texts), _encoder()(texts), atol=1e-5, rtol=0)  # the router's embedding
+    images = torch.rand(2, 3, 96, 64) * 2 - 1
+    patches = small.PatchTokens()(images)
+    assert isinstance(small.PatchTokens(), ImageTokens) and patches.shape == (2, 64, 192)
+    flat = torch.full((1, 3, 64, 64), 0.25)
+    assert torch.allclose(small.PatchTokens()(flat), torch.full((1, 64, 192), 0.25))
+    codec = small.PixelCodec()
+    assert isinstance(codec, LatentCodec) and (codec.factor, codec.channels) == (1, 3)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(codec.decode(codec.encode(images, generator=g)), images)
+
+
+def test_pixwizard_world_without_weights_says_how_to_get_them():
+    from pixwizard.pipeline import PixWizardPipeline, small
+
+    if small.world_weights_folder() is not None:
+        pytest.skip("this installation ships trained pixwizard-world weights")
+    with pytest.raises(PixWizardError, match="pixwizard train world"):
+        PixWizardPipeline.from_pretrained("pixwizard-world")
