@@ -44,13 +44,19 @@ class TextFeatures:
     mask: Tensor
 
 
-class GemmaTextEncoder:
-    """Gemma (``GemmaModel``) + its tokenizer → per-token features for the transformer's text attention.
+class TokenFeatureEncoder:
+    """A text model + its tokenizer → per-token features of one layer and the mask, right-padded.
+
+    Subclasses set ``max_tokens`` and ``layer`` (an index into ``hidden_states``, or None for the last
+    layer's output).
 
     Args:
-        model: A ``transformers`` Gemma model (``GemmaModel``; a causal-LM's decoder works too).
-        tokenizer: Its tokenizer; padding side and BOS/EOS handling are set here, not trusted.
+        model: A ``transformers`` text model.
+        tokenizer: Its tokenizer; padding side and special tokens are set here, not trusted.
     """
+
+    max_tokens: int = GEMMA_MAX_TOKENS
+    layer: int | None = None
 
     def __init__(self, model: torch.nn.Module, tokenizer):
         self.model = model
@@ -58,12 +64,12 @@ class GemmaTextEncoder:
         self.tokenizer.padding_side = "right"
 
     def tokenize(self, prompts: list[str]) -> dict[str, Tensor]:
-        """Token ids and mask: BOS first, no EOS, right-padded to a multiple of 8, at most 256 tokens."""
+        """Token ids and mask: the tokenizer's special tokens, right-padded to a multiple of 8, truncated."""
         return self.tokenizer(
             prompts,
             padding=True,
             pad_to_multiple_of=GEMMA_PAD_MULTIPLE,
-            max_length=GEMMA_MAX_TOKENS,
+            max_length=self.max_tokens,
             truncation=True,
             add_special_tokens=True,
             return_tensors="pt",
@@ -71,12 +77,20 @@ class GemmaTextEncoder:
 
     @torch.no_grad()
     def __call__(self, prompts: list[str]) -> TextFeatures:
-        """Encode prompts to ``hidden_states[-2]`` features and the mask."""
+        """Encode prompts to the chosen layer's features and the mask."""
         tokens = self.tokenize(prompts)
         device = _device_of(self.model)
         ids, mask = tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
-        out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        return TextFeatures(out.hidden_states[-2], mask)
+        hidden = self.layer is not None
+        out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=hidden)
+        return TextFeatures(out.hidden_states[self.layer] if hidden else out.last_hidden_state, mask)
+
+
+class GemmaTextEncoder(TokenFeatureEncoder):
+    """Gemma (``GemmaModel``) → ``hidden_states[-2]`` features: BOS first, no EOS, at most 256 tokens."""
+
+    max_tokens = GEMMA_MAX_TOKENS
+    layer = -2
 
 
 class ClipTextEncoder:

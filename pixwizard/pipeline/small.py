@@ -20,19 +20,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pixwizard.model import rng
-from pixwizard.pipeline.encoders import TextFeatures
+from pixwizard.pipeline.encoders import TokenFeatureEncoder
 
 MINILM_WIDTH = 384
 MINILM_MAX_TOKENS = 64
-TOKEN_PAD_MULTIPLE = 8
 PATCH = 8
 """Side of a pixel patch of `PatchTokens`."""
 TOKEN_SIDE = 64
 """Side of the square `PatchTokens` resizes its input to (64 tokens of 192 values)."""
-
-
-def _device_of(module: torch.nn.Module) -> torch.device:
-    return next(module.parameters()).device
 
 
 @functools.cache
@@ -51,31 +46,11 @@ def load_minilm():
     return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
 
 
-class MiniLMTokens:
-    """MiniLM token features ``(B, Lt, 384)`` and mask ``(B, Lt)``, right-padded to a multiple of 8."""
+class MiniLMTokens(TokenFeatureEncoder):
+    """MiniLM's last-layer token features ``(B, Lt, 384)`` and mask: [CLS] … [SEP], at most 64 tokens."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer):
-        self.model = model
-        self.tokenizer = tokenizer
-
-    def tokenize(self, prompts: list[str]) -> dict[str, Tensor]:
-        """Token ids and mask ([CLS] … [SEP]), at most 64 tokens."""
-        return self.tokenizer(
-            prompts,
-            padding=True,
-            pad_to_multiple_of=TOKEN_PAD_MULTIPLE,
-            max_length=MINILM_MAX_TOKENS,
-            truncation=True,
-            return_tensors="pt",
-        )
-
-    @torch.no_grad()
-    def __call__(self, prompts: list[str]) -> TextFeatures:
-        """Encode prompts to the last layer's token features and the mask."""
-        tokens = self.tokenize(prompts)
-        device = _device_of(self.model)
-        ids, mask = tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
-        return TextFeatures(self.model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+    max_tokens = MINILM_MAX_TOKENS
+    layer = None
 
 
 class MiniLMPooled:
