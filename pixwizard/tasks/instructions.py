@@ -36,6 +36,35 @@ def build_instruction(task: str, *, seed: int | None = None, **slots: str) -> st
             direction is unknown.
     """
     spec = get_task(task)
+    given = slot_values(task, **slots)
+    fitting = [t for t in spec.templates if template_slots(t) <= set(given)]
+    # Prefer templates that use every given slot, so nothing the caller said is dropped.
+    complete = [t for t in fitting if template_slots(t) == set(given)] or fitting
+    template = complete[0] if seed is None else random.Random(seed).choice(complete)
+    return fill(template, given)
+
+
+def all_instructions(task: str, **slots: str) -> tuple[str, ...]:
+    """Every template of ``task`` that the slots can fill, filled (``build_instruction`` picks one of them).
+
+    Raises:
+        ValueError: As `build_instruction`.
+    """
+    given = slot_values(task, **slots)
+    return tuple(fill(t, given) for t in get_task(task).templates if template_slots(t) <= set(given))
+
+
+def slot_values(task: str, **slots: str) -> dict[str, str]:
+    """The values a template of ``task`` is filled with: stripped, checked, with the defaults added.
+
+    Grounding tasks that show a colour get ``red`` unless ``color`` is given; a ``direction`` becomes its
+    phrase ("to the left"), ``all`` when none is given.
+
+    Raises:
+        ValueError: If a required slot is missing or empty, a slot does not belong to the task, or the
+            direction is unknown.
+    """
+    spec = get_task(task)
     given = {k: v.strip() for k, v in slots.items() if v is not None and str(v).strip()}
     unknown = set(given) - set(spec.slots)
     if unknown:
@@ -50,9 +79,10 @@ def build_instruction(task: str, *, seed: int | None = None, **slots: str) -> st
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         given["direction"] = DIRECTION_PHRASES[direction]
-    fitting = [t for t in spec.templates if template_slots(t) <= set(given)]
-    # Prefer templates that use every given slot, so nothing the caller said is dropped.
-    complete = [t for t in fitting if template_slots(t) == set(given)] or fitting
-    template = complete[0] if seed is None else random.Random(seed).choice(complete)
-    text = template.format(**given)
+    return given
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """A template or phrasing filled with slot values, its first letter capitalised."""
+    text = text.format(**values)
     return text[0].upper() + text[1:]

@@ -26,7 +26,7 @@ from PIL import Image
 
 from pixwizard.tasks import TASKS
 from pixwizard.tasks.answers import save_answer
-from pixwizard.tasks.registry import DEFAULT_COLOR, template_slots
+from pixwizard.tasks.instructions import all_instructions
 from pixwizard.tasks.results import atomic_write_bytes
 from pixwizard.world.difficulty import WORLD_VERSION
 from pixwizard.world.samples import Sample, instruction, sample
@@ -35,15 +35,7 @@ from pixwizard.world.scenes import PALETTE
 
 def template_prompts(s: Sample) -> tuple[str, ...]:
     """Every template of the sample's task that its slots can fill, filled (training prompts)."""
-    from pixwizard.tasks.instructions import DIRECTION_PHRASES
-
-    values = dict(s.slots)
-    if "color" in TASKS[s.task].slots:
-        values.setdefault("color", DEFAULT_COLOR)
-    if "direction" in values:
-        values["direction"] = DIRECTION_PHRASES[values["direction"]]
-    texts = [t.format(**values) for t in TASKS[s.task].templates if template_slots(t) <= set(values)]
-    return tuple(text[0].upper() + text[1:] for text in texts)
+    return all_instructions(s.task, **s.slots)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from pixwizard.tasks.answers import (
 )
 from pixwizard.tasks.decoders import Palette, color_rgb, dilate
 from pixwizard.tasks.inputs import Prepared, outpaint_canvas, prepare
-from pixwizard.tasks.instructions import DIRECTION_PHRASES
+from pixwizard.tasks.instructions import fill, slot_values
 from pixwizard.world import pose as pose_lib
 from pixwizard.world.captions import caption, is_captioned
 from pixwizard.world.degrade import degrade_for_task
@@ -135,11 +135,7 @@ def instruction(s: Sample, phrasing: str = "template", seed: int | None = None) 
         raise ValueError(f"phrasing must be 'template' or 'held_out', got {phrasing!r}")
     options = held_out_phrasings()[s.task]
     text = options[int(np.random.default_rng([seed, 7]).integers(len(options)))]
-    values = dict(s.slots)
-    values.setdefault("color", "red")
-    values["direction"] = DIRECTION_PHRASES[values.get("direction", "all")]
-    text = text.format(**values)
-    return text[0].upper() + text[1:]
+    return fill(text, slot_values(s.task, **s.slots))
 
 
 def sample(
