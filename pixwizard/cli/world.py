@@ -75,9 +75,11 @@ def show_cmd(
     ] = None,
 ) -> None:
     """Write a contact sheet (input | target, with the instruction) of a task's samples."""
-    from pixwizard.tasks.results import atomic_write_bytes
-    from pixwizard.world.export import _png, contact_sheet
+    from pixwizard.tasks.results import atomic_write_bytes, png_bytes
+    from pixwizard.world.export import contact_sheet
 
     path = out or Path(f"world-{task}-{seed}.png")
-    atomic_write_bytes(path, _png(contact_sheet(task, seed, count=count, size=parse_size(size))))
+    atomic_write_bytes(
+        path, png_bytes(contact_sheet(task, seed, count=count, size=parse_size(size)), compress_level=1)
+    )
     typer.echo(str(path))

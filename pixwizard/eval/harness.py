@@ -369,11 +369,13 @@ def evaluate_pairs(
 def answer_image(answer: Answer) -> np.ndarray:
     """An answer drawn as an RGB picture: masks white, depth grey (near bright), labels in the palette."""
     from pixwizard.tasks import answers as a
+    from pixwizard.tasks.decoders import normals_to_rgb
+    from pixwizard.world.samples import stroke_image
 
     if isinstance(answer, a.ImageAnswer):
         return answer.image
     if isinstance(answer, a.RegionsAnswer):
-        return np.repeat((answer.mask * 255).astype(np.uint8)[..., None], 3, -1)
+        return np.asarray(stroke_image(answer.mask))
     if isinstance(answer, a.DepthAnswer):
         d = answer.depth.astype(np.float64)
         low, high = d.min(), d.max()
@@ -381,8 +383,8 @@ def answer_image(answer: Answer) -> np.ndarray:
         grey = t if answer.convention == "inverse" else 1 - t
         return np.repeat(np.round(grey * 255).astype(np.uint8)[..., None], 3, -1)
     if isinstance(answer, a.NormalAnswer):
-        return np.clip(np.round((answer.normals + 1) * 127.5), 0, 255).astype(np.uint8)
+        return np.asarray(normals_to_rgb(answer.normals))
     if isinstance(answer, a.LabelAnswer):
         colors = world_palette().colors.astype(np.uint8)
         return colors[np.clip(answer.labels, 0, len(colors) - 1)]
-    return np.repeat((answer.edges * 255).astype(np.uint8)[..., None], 3, -1)
+    return np.asarray(stroke_image(answer.edges))

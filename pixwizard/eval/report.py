@@ -19,7 +19,7 @@ from PIL import Image
 
 from pixwizard.eval.harness import NOTES, Report
 from pixwizard.eval.scoring import LOWER_IS_BETTER, METRIC_NOTES
-from pixwizard.tasks.results import atomic_write_bytes
+from pixwizard.tasks.results import atomic_write_bytes, png_bytes
 
 GRID_SCALE = 3
 
@@ -89,10 +89,7 @@ def markdown(report: Report) -> str:
 
 
 def _png_data(image: np.ndarray | Image.Image) -> str:
-    image = Image.fromarray(image) if isinstance(image, np.ndarray) else image
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
 
 
 def example_grid(examples: dict[str, np.ndarray]) -> Image.Image:

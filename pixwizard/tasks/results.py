@@ -34,9 +34,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
-def _png_bytes(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image | np.ndarray, compress_level: int = 6) -> bytes:
+    """An image (PIL, or a uint8 array) encoded as PNG (``compress_level`` 0-9; 6 is PIL's default)."""
+    image = Image.fromarray(image) if isinstance(image, np.ndarray) else image
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 
@@ -75,7 +77,7 @@ class ImageResult(_Result):
 
     def save_image(self, path: str | Path) -> Path:
         """Write the result image as PNG, atomically."""
-        return atomic_write_bytes(path, _png_bytes(self.image))
+        return atomic_write_bytes(path, png_bytes(self.image))
 
 
 class EdgeResult(ImageResult):
@@ -120,7 +122,7 @@ class DepthResult(ImageResult):
     def save_png16(self, path: str | Path) -> Path:
         """16-bit greyscale PNG (0-65535 = 0-1), atomically."""
         values = np.clip(np.round(self.depth * 65535), 0, 65535).astype(np.uint16)
-        return atomic_write_bytes(path, _png_bytes(Image.fromarray(values)))
+        return atomic_write_bytes(path, png_bytes(Image.fromarray(values)))
 
     def save_npy(self, path: str | Path) -> Path:
         """The float32 map as ``.npy``, atomically."""
@@ -189,7 +191,7 @@ class GroundedObject(BaseModel):
 
     def save_mask(self, path: str | Path) -> Path:
         """The mask as a black-and-white PNG, atomically."""
-        return atomic_write_bytes(path, _png_bytes(Image.fromarray(self.mask.astype(np.uint8) * 255)))
+        return atomic_write_bytes(path, png_bytes(Image.fromarray(self.mask.astype(np.uint8) * 255)))
 
 
 class GroundingResult(ImageResult):

@@ -27,7 +27,7 @@ from PIL import Image
 from pixwizard.tasks import TASKS
 from pixwizard.tasks.answers import save_answer
 from pixwizard.tasks.instructions import all_instructions
-from pixwizard.tasks.results import atomic_write_bytes
+from pixwizard.tasks.results import atomic_write_bytes, png_bytes
 from pixwizard.world.difficulty import WORLD_VERSION
 from pixwizard.world.samples import Sample, instruction, sample
 from pixwizard.world.scenes import PALETTE
@@ -83,15 +83,6 @@ class WorldItems:
         return self.size
 
 
-def _png(image: Image.Image | np.ndarray) -> bytes:
-    import io
-
-    image = Image.fromarray(image) if isinstance(image, np.ndarray) else image
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
 def _extras(s: Sample) -> dict:
     extra: dict = {"requested": [list(p) for p in s.requested], "slots": s.slots, "params": s.params}
     if s.image is not None:
@@ -131,8 +122,10 @@ def export(
         for i in range(n):
             s = sample(task, seed, i, width=size[0], height=size[1])
             name = f"{i:06d}"
-            atomic_write_bytes(folder / "input" / f"{name}.png", _png(s.prepared.image))
-            atomic_write_bytes(folder / "target" / f"{name}.png", _png(s.target))
+            atomic_write_bytes(
+                folder / "input" / f"{name}.png", png_bytes(s.prepared.image, compress_level=1)
+            )
+            atomic_write_bytes(folder / "target" / f"{name}.png", png_bytes(s.target, compress_level=1))
             save_answer(folder / "truth" / f"{name}.npz", s.truth, **_extras(s))
             entry = {
                 "input_path": f"input/{name}.png",

@@ -35,7 +35,7 @@ from pixwizard.tasks.answers import (
     box_region,
     region_of,
 )
-from pixwizard.tasks.decoders import Palette, color_rgb, dilate
+from pixwizard.tasks.decoders import Palette, color_rgb, dilate, normals_to_rgb
 from pixwizard.tasks.inputs import Prepared, outpaint_canvas, prepare
 from pixwizard.tasks.instructions import fill, slot_values
 from pixwizard.world import pose as pose_lib
@@ -189,11 +189,6 @@ def depth_image(depth: np.ndarray) -> Image.Image:
     return Image.fromarray(np.round(grey * 255).astype(np.uint8)).convert("RGB")
 
 
-def normal_image(normals: np.ndarray) -> Image.Image:
-    """Unit normals → RGB ``(n + 1) / 2``."""
-    return Image.fromarray(np.clip(np.round((normals + 1) * 127.5), 0, 255).astype(np.uint8))
-
-
 PAPER, GRAPHITE = (230, 220, 195), (60, 60, 60)
 """Sketches: graphite strokes on cream paper (not pure black on white, which would read as white objects)."""
 
@@ -317,7 +312,7 @@ def _dense(task, seed, index, width, height, difficulty, rng) -> Sample:
             target, truth = depth_image(depth), DepthAnswer(depth, "distance")
         elif task == "normal":
             normals = normal_map(s)
-            target, truth = normal_image(normals), NormalAnswer(normals)
+            target, truth = normals_to_rgb(normals), NormalAnswer(normals)
         elif task == "segment":
             target = label_image(s)
             truth = LabelAnswer(label_map(s).astype(np.int16), world_palette().names)
@@ -334,7 +329,7 @@ def _control_map(s: Scene, source: str, fig=None) -> Image.Image:
     if source == "depth":
         return depth_image(depth_map(s))
     if source == "normal":
-        return normal_image(normal_map(s))
+        return normals_to_rgb(normal_map(s))
     if source == "segment":
         return label_image(s)
     return stroke_image(boundary_strokes(s, source), pencil=source == "sketch")
