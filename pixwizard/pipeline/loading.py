@@ -39,8 +39,13 @@ class Source:
     """Builds the pipeline on the CPU: ``build(cls, source, **options)``."""
 
 
+def build_tiny(cls, seed: int = 0):
+    """The built-in tiny pipeline (random weights from ``seed``), on the CPU."""
+    return cls(**tiny_components(seed), resolution=[TINY_CENTRE], model_id=TINY_MODEL_ID, random_weights=True)
+
+
 def _tiny(cls, source: str, **options):
-    return cls(**tiny_components(0), resolution=[TINY_CENTRE], model_id=TINY_MODEL_ID, random_weights=True)
+    return build_tiny(cls)
 
 
 def _tiny_name(source: str, local: Path) -> bool:
@@ -74,10 +79,15 @@ def _untrained_world(cls, source: str, **options):
     )
 
 
-def _ours(cls, source: str, **options):
+def _diffusers_load(cls, folder: Path, kwargs: dict):
+    """Load our ``save_pretrained`` layout for ``cls`` with diffusers' own loader."""
     from diffusers import DiffusionPipeline
 
-    return DiffusionPipeline.from_pretrained.__func__(cls, Path(source).expanduser(), **options["kwargs"])
+    return DiffusionPipeline.from_pretrained.__func__(cls, folder, **kwargs)
+
+
+def _ours(cls, source: str, **options):
+    return _diffusers_load(cls, Path(source).expanduser(), options["kwargs"])
 
 
 def _export(cls, source: str, **options):
@@ -91,9 +101,7 @@ def _released(cls, source: str, **options):
 
 
 def _hub(cls, source: str, **options):
-    from diffusers import DiffusionPipeline
-
-    return DiffusionPipeline.from_pretrained.__func__(cls, _snapshot(source), **options["kwargs"])
+    return _diffusers_load(cls, _snapshot(source), options["kwargs"])
 
 
 def _is_released(source: str, local: Path) -> bool:

@@ -653,9 +653,6 @@ def tiny_random(seed: int = 0, device: str | torch.device = "cpu") -> PixWizardP
         seed: Seed of every component's weights.
         device: Where to put it.
     """
-    from pixwizard.pipeline.tiny import TINY_CENTRE, TINY_MODEL_ID, tiny_components
+    from pixwizard.pipeline.loading import build_tiny
 
-    pipe = PixWizardPipeline(
-        **tiny_components(seed), resolution=[TINY_CENTRE], model_id=TINY_MODEL_ID, random_weights=True
-    )
-    return pipe.to(device)
+    return build_tiny(PixWizardPipeline, seed).to(device)
