@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -45,3 +46,19 @@ def atomic_folder(dst: str | Path, *, overwrite: bool = False) -> Iterator[Path]
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def read_records(path: str | Path) -> list:
+    """The entries of a JSON list or JSONL file (the authors' annotation formats).
+
+    Raises:
+        ValueError: For a file that is neither, naming it.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if text.lstrip().startswith("["):
+            return json.loads(text)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON or JSONL ({exc})") from None

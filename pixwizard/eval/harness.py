@@ -10,7 +10,6 @@ model's noise is seeded with ``seed + i``; the same arguments give the same repo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pixwizard._fs import read_records
 from pixwizard.eval import baselines as bl
 from pixwizard.eval.scoring import LOWER_IS_BETTER, METRIC_NOTES, Case, Scorer
 from pixwizard.tasks import TASKS, Family, InputKind, OutputKind, get_task
@@ -219,16 +219,6 @@ def evaluate_world(
 # ----------------------------------------------------------------------------------------------------
 
 
-def _read_entries(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        if text.lstrip().startswith("["):
-            return json.loads(text)
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not JSON or JSONL ({exc})") from None
-
-
 def _open(path: Path, index: int, what: str) -> Image.Image:
     try:
         return Image.open(path)
@@ -331,7 +321,7 @@ def evaluate_pairs(
         raise ValueError(f"palette must be one of {', '.join(PALETTES)}, got {palette!r}")
     if not path.is_file():
         raise ValueError(f"{path}: no such annotation file")
-    entries = _read_entries(path)[: limit if limit is not None else None]
+    entries = read_records(path)[: limit if limit is not None else None]
     if not entries:
         raise ValueError(f"{path}: no pairs")
     colors = world_palette() if palette == "world" else ade20k_palette()

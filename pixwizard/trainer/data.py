@@ -18,7 +18,6 @@ Items are bucketed by aspect ratio; input and target get the same resize and cro
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixwizard._fs import read_records
 from pixwizard.model import rng
 from pixwizard.pipeline.buckets import choose_bucket
 
@@ -84,15 +84,7 @@ def load_annotations(path: str | Path, root: str | Path | None = None, type: str
         ValueError: For a malformed file or an entry without ``input_path``, ``target_path`` or ``prompt``.
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        entries = (
-            json.loads(text)
-            if text.lstrip().startswith("[")
-            else [json.loads(line) for line in text.splitlines() if line.strip()]
-        )
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not JSON or JSONL ({exc})") from None
+    entries = read_records(path)
     base = Path(root) if root is not None else path.parent
     items = []
     for i, entry in enumerate(entries):
