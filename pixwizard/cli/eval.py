@@ -10,6 +10,11 @@ import typer
 from pixwizard.cli._options import Model, handle_errors
 from pixwizard.cli.world import Tasks, split_tasks
 
+ReportDir = Annotated[
+    Path | None, typer.Option("--out", help="Write report.md, report.html and results.json here.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the results as JSON.")]
+
 app = typer.Typer(no_args_is_help=True, help="Score a model on PixWorld or on benchmark pairs.")
 
 EXAMPLES = ["pixwizard parity tests/fixtures/official_parity tests/fixtures/official_parity_mha"]
@@ -69,10 +74,8 @@ def world(
     steps: Annotated[int | None, typer.Option(min=2, help="Sampler steps (default: each task's).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="World seed (the model's noise: seed + item).")] = 0,
     phrasing: Annotated[str, typer.Option(help="template, held_out or both.")] = "template",
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Write report.md, report.html and results.json here.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    out: ReportDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Score a model on PixWorld, per task, beside identity, classical baselines, constant and oracle."""
     from pixwizard.cli._options import DEFAULT_MODEL
@@ -111,10 +114,8 @@ def pairs(
     depth_scale: Annotated[
         float, typer.Option(min=1e-9, help="Divides 16-bit depth targets into distances (1000: mm → m).")
     ] = 1000.0,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Write report.md, report.html and results.json here.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    out: ReportDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Score a model on benchmark pairs in the authors' annotation format, with the metrics of eval world."""
     from pixwizard.cli._options import DEFAULT_MODEL
