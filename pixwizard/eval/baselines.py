@@ -92,7 +92,8 @@ def _candidates(image: np.ndarray, text: str) -> list[np.ndarray]:
     from pixwizard.eval.detector import detect
 
     words = set(text.lower().replace(",", " ").split())
-    colors = [c for c in COLORS if c in words] or list(COLORS)
+    named = classical.mentioned_color(text)
+    colors = [named] if named else list(COLORS)
     shapes = [shape for shape in SHAPES if shape in words]
     if shapes:
         found = [
