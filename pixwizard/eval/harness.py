@@ -185,18 +185,19 @@ def evaluate_world(
         ranked = []
         for name, system in _systems(task, [c.truth for c in cases]):
             scorer = Scorer(task, len(palette.names))
-            for item, case in zip(items, cases, strict=True):
-                scorer.add(system(item, palette), case)
+            answers = [system(item, palette) for item in items]
+            for answer, case in zip(answers, cases, strict=True):
+                scorer.add(answer, case)
             report.rows += _score_rows(task, name, phrasings, scorer)
             if name != "oracle":
                 metric = scorer.names[0]
                 value = scorer.values()[metric]
                 score = -value if metric in LOWER_IS_BETTER else value
-                ranked.append((score, name != "identity", name, system))
+                ranked.append((score, name != "identity", name, answers[0]))
         # The best baseline by the task's first metric (identity only when nothing beats it).
-        _, _, best, system = max(ranked, key=lambda r: r[:2])
+        _, _, best, first = max(ranked, key=lambda r: r[:2])
         report.best_baseline[task] = best
-        examples["baseline"] = answer_image(system(items[0], palette))
+        examples["baseline"] = answer_image(first)
         for p in phrasings:
             scorer = Scorer(task, len(palette.names))
             for i, (s, case) in enumerate(zip(samples, cases, strict=True)):
