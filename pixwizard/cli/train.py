@@ -20,8 +20,12 @@ def train(
     config: Annotated[str, typer.Argument(help="A config YAML file or a preset (debug, finetune, stage1).")],
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, dotted keys.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the run's newest checkpoint.")] = False,
+    minutes: Annotated[
+        float | None, typer.Option(help="End this chunk after about this many minutes, at a checkpoint.")
+    ] = None,
 ) -> None:
     """Train or fine-tune PixWizard (logs JSON lines; checkpoints and an export in out_dir)."""
     from pixwizard.trainer.run import main
 
-    raise typer.Exit(main([config, *(overrides or []), *(["--resume"] if resume else [])]))
+    chunk = ["--minutes", str(minutes)] if minutes is not None else []
+    raise typer.Exit(main([config, *(overrides or []), *(["--resume"] if resume else []), *chunk]))

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -46,11 +47,27 @@ def load_minilm():
     return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
 
 
+# The last prompts each MiniLM encoded and their features: both text roles read the same forward pass (the
+# trainer and the pipeline ask for tokens, then for the pooled embedding of the same prompts).
+_LAST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class MiniLMTokens(TokenFeatureEncoder):
     """MiniLM's last-layer token features ``(B, Lt, 384)`` and mask: [CLS] … [SEP], at most 64 tokens."""
 
     max_tokens = MINILM_MAX_TOKENS
     layer = None
+
+    @torch.no_grad()
+    def __call__(self, prompts: list[str]):
+        """Encode prompts (the previous call's features again when the prompts are the same)."""
+        key = tuple(prompts)
+        last = _LAST.get(self.model)
+        if last is not None and last[0] == key:
+            return last[1]
+        features = super().__call__(prompts)
+        _LAST[self.model] = (key, features)
+        return features
 
 
 class MiniLMPooled:

@@ -22,7 +22,10 @@ from pixwizard.errors import ConfigError
 
 @dataclass(kw_only=True)
 class OptimConfig:
-    """AdamW, constant learning rate after an optional linear warm-up (the authors: 1e-4, no warm-up)."""
+    """AdamW, constant learning rate after an optional linear warm-up (the authors: 1e-4, no warm-up).
+
+    ``decay_fraction > 0`` adds a linear decay to ``final_lr_ratio × lr`` over the run's last steps.
+    """
 
     lr: float = 1e-4
     """Peak learning rate."""
@@ -34,6 +37,10 @@ class OptimConfig:
     """AdamW betas."""
     grad_clip: float = 2.0
     """Global gradient-norm clip (0 disables)."""
+    decay_fraction: float = 0.0
+    """Fraction of ``steps``, at the end, over which the rate falls linearly (0: constant to the end)."""
+    final_lr_ratio: float = 0.1
+    """The rate at the last step, as a fraction of ``lr`` (with ``decay_fraction > 0``)."""
 
 
 @dataclass(kw_only=True)
@@ -48,6 +55,24 @@ class WorldData:
     """Task names (empty: every task)."""
     size: list[int] = field(default_factory=lambda: [64, 64])
     """Scene ``[width, height]`` (at least 64 each)."""
+    sizes: list[list[int]] = field(default_factory=list)
+    """Several scene sizes, item ``i`` of a task taking ``sizes[i % len(sizes)]`` (empty: ``size``)."""
+
+
+@dataclass(kw_only=True)
+class WorldEval:
+    """PixWorld scores during training (`pixwizard.eval.harness.evaluate_world` on the EMA weights)."""
+
+    every: int = 0
+    """Steps between evaluations (0: none)."""
+    tasks: list[str] = field(default_factory=list)
+    """Tasks scored."""
+    n: int = 8
+    """Scenes per task."""
+    steps: int = 20
+    """Sampler steps."""
+    seed: int = 2
+    """World seed (neither the training seed nor the seed of the final evaluation)."""
 
 
 @dataclass(kw_only=True)
@@ -134,6 +159,8 @@ class TrainConfig:
     """Steps between log lines."""
     tensorboard: bool = False
     """Also log to TensorBoard (needs the ``tensorboard`` package)."""
+    eval_world: WorldEval = field(default_factory=WorldEval)
+    """PixWorld scores during training, logged beside the loss."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
@@ -178,21 +205,31 @@ def stage1() -> TrainConfig:
     )
 
 
+WORLD_EVAL_TASKS = ["denoise", "ground_mask", "segment", "depth", "inpaint", "text_to_image"]
+
+
 def world() -> TrainConfig:
     """The embedded ``pixwizard-world`` model from scratch on PixWorld (read directly, world seed 1), CPU.
 
-    Pixel space, MiniLM text, pixel-patch image tokens (`pixwizard.pipeline.small`); a checkpoint every
-    1000 steps (about 7 minutes at the pilot's 2.5 steps/s on 2 cores), so chunks resume often.
+    Pixel space, MiniLM text, pixel-patch image tokens (`pixwizard.pipeline.small`); scenes in three aspect
+    ratios bucketed around 64 px (about 64 tokens each); the rate falls linearly over the last fifth. A
+    checkpoint every 1000 steps (about 8 minutes at 2 steps/s on 2 cores), so chunks (``--minutes``)
+    resume often; PixWorld scores on six tasks (world seed 2) every 2000 steps go to the log.
     """
     return TrainConfig(
         model="pixwizard_world",
         encoders="pixwizard-world-untrained",
-        steps=30_000,
+        steps=20_000,
         global_batch=16,
         ckpt_every=1000,
+        log_every=50,
         ema_decay=0.999,
-        optim=OptimConfig(lr=3e-4, warmup_steps=500),
-        data=DataConfig(centres=[64], world=WorldData(n=20_000, seed=1)),
+        optim=OptimConfig(lr=3e-4, warmup_steps=500, decay_fraction=0.2),
+        data=DataConfig(
+            centres=[64],
+            world=WorldData(n=20_000, seed=1, sizes=[[64, 64], [96, 64], [64, 96]]),
+        ),
+        eval_world=WorldEval(every=2000, tasks=WORLD_EVAL_TASKS, n=8, steps=20, seed=2),
     )
 
 

@@ -47,17 +47,24 @@ class Item:
     """PixWorld items: ``(seed, task, index, width, height)``, generated on demand (the paths are labels)."""
 
 
-def world_items(seed: int, n: int, tasks: list[str] | tuple[str, ...], size: tuple[int, int]) -> list[Item]:
-    """``n`` PixWorld items per task (``tasks`` empty: every task), interleaved task by task."""
+def world_items(
+    seed: int, n: int, tasks: list[str] | tuple[str, ...], size: tuple[int, int], sizes=()
+) -> list[Item]:
+    """``n`` PixWorld items per task (``tasks`` empty: every task), interleaved task by task.
+
+    With ``sizes``, item ``i`` of a task is drawn at ``sizes[i % len(sizes)]`` (several aspect ratios).
+    """
     from pixwizard.tasks import TASKS
     from pixwizard.world.export import WorldItems
 
-    source = WorldItems(seed, n, tuple(tasks or TASKS), (int(size[0]), int(size[1])))
+    shapes = [(int(w), int(h)) for w, h in sizes] or [(int(size[0]), int(size[1]))]
+    source = WorldItems(seed, n, tuple(tasks or TASKS), shapes[0])
     items = []
     for i in range(len(source)):
         task, index = source.locate(i)
-        label = f"pixworld://{seed}/{task}/{index}/{size[0]}x{size[1]}"
-        items.append(Item(label, label, (), task, (seed, task, index, int(size[0]), int(size[1]))))
+        w, h = shapes[index % len(shapes)]
+        label = f"pixworld://{seed}/{task}/{index}/{w}x{h}"
+        items.append(Item(label, label, (), task, (seed, task, index, w, h)))
     return items
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -51,12 +52,37 @@ class StepMetrics:
 
 
 @dataclass
+class _Drawn:
+    """An item's random draws, before its text is encoded."""
+
+    prompt: str
+    dropout: object
+    t: float
+    noise: torch.Tensor
+    data: torch.Tensor
+    cond_latent: torch.Tensor
+    clip: torch.Tensor
+    cond_noise: torch.Tensor
+    gumbel: torch.Tensor | None
+
+
+@dataclass
 class _Prepared:
     x_t: torch.Tensor
     t: float
     velocity: torch.Tensor
     cond: ItemConditions
     gumbel: torch.Tensor | None
+
+
+def lr_factor(step: int, *, optim, steps: int) -> float:
+    """The learning rate of optimiser step ``step`` as a fraction of ``optim.lr``: warm-up, flat, decay."""
+    factor = min(1.0, (step + 1) / max(1, optim.warmup_steps))
+    decay = int(round(optim.decay_fraction * steps))
+    if decay > 0 and step >= steps - decay:
+        done = (step - (steps - decay) + 1) / decay
+        factor = min(factor, 1.0 - (1.0 - optim.final_lr_ratio) * done)
+    return factor
 
 
 def item_generator(seed: int, step: int, index: int) -> torch.Generator:
@@ -118,9 +144,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay
         )
-        warmup = max(1, optim.warmup_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: min(1.0, (s + 1) / warmup)
+            self.optimizer, functools.partial(lr_factor, optim=optim, steps=config.steps)
         )
         self.step = 0
         with torch.no_grad():
@@ -131,9 +156,8 @@ class Trainer:
     def _read_items(self) -> list[data_lib.Item]:
         data = self.config.data
         if data.world.n:
-            return data_lib.world_items(
-                data.world.seed, data.world.n, data.world.tasks, tuple(data.world.size)
-            )
+            world = data.world
+            return data_lib.world_items(world.seed, world.n, world.tasks, tuple(world.size), world.sizes)
         if data.meta:
             return data_lib.load_meta(
                 data.meta, stage=data.stage, stage1_count=data.stage1_count, seed=self.config.seed
@@ -176,8 +200,22 @@ class Trainer:
     @torch.no_grad()
     def prepare_item(self, index: int, step: int, *, t: float | None = None, generator=None) -> _Prepared:
         """An item's model inputs at a step; the draws happen in a fixed order from its generator."""
+        return self.prepare_items([index], step, t=t, generators=None if generator is None else [generator])[
+            0
+        ]
+
+    @torch.no_grad()
+    def prepare_items(
+        self, indices: list[int], step: int, *, t: float | None = None, generators: list | None = None
+    ) -> list[_Prepared]:
+        """`prepare_item` for several items, their prompts encoded together (one text-encoder call)."""
+        generators = generators or [item_generator(self.config.seed, step, i) for i in indices]
+        drawn = [self._draw(index, g, t) for index, g in zip(indices, generators, strict=True)]
+        texts = self._texts([d.prompt for d in drawn])
+        return [self._assemble(d, text) for d, text in zip(drawn, texts, strict=True)]
+
+    def _draw(self, index: int, g: torch.Generator, t: float | None) -> _Drawn:
         config = self.config
-        g = generator or item_generator(config.seed, step, index)
         item = self.items[index]
         center = config.data.crop == "center"
         source, target = data_lib.load_pair(item, self.buckets[index], g, center=center)
@@ -201,9 +239,11 @@ class Trainer:
                 device=torch.device("cpu"),
                 dtype=torch.float32,
             )
-        text = self._cached(f"text-{_digest(prompt)}", lambda: self._encode_text([prompt])[0])
+        return _Drawn(prompt, dropout, t, noise, data, cond_latent, clip, cond_noise, gumbel)
+
+    def _assemble(self, d: _Drawn, text: ItemConditions) -> _Prepared:
         full = ItemConditions(
-            cond_latent, clip, False, text.text_feats.cpu(), text.text_mask.cpu(), text.pooled.cpu()
+            d.cond_latent, d.clip, False, text.text_feats.cpu(), text.text_mask.cpu(), text.pooled.cpu()
         )
         empty = ItemConditions(
             None,
@@ -213,10 +253,31 @@ class Trainer:
             self.empty.text_mask.cpu(),
             self.empty.pooled.cpu(),
         )
-        path = sample_path(noise[None], data[None], torch.tensor([t]))
+        path = sample_path(d.noise[None], d.data[None], torch.tensor([d.t]))
         return _Prepared(
-            path.x_t[0], t, path.velocity[0], drop_conditions(full, dropout, empty, cond_noise), gumbel
+            path.x_t[0],
+            d.t,
+            path.velocity[0],
+            drop_conditions(full, d.dropout, empty, d.cond_noise),
+            d.gumbel,
         )
+
+    def _texts(self, prompts: list[str]) -> list[ItemConditions]:
+        """Each prompt's text conditions: from the disk cache, or one encoder call for the rest.
+
+        No memory between steps: a step's encodings depend on its own batch only, so a resumed run
+        computes the same numbers.
+        """
+        found: dict[str, ItemConditions] = {}
+        for prompt in prompts:
+            if (cached := self._cached_only(f"text-{_digest(prompt)}")) is not None:
+                found[prompt] = cached
+        missing = sorted({p for p in prompts if p not in found})
+        if missing:
+            for prompt, text in zip(missing, self._encode_text(missing), strict=True):
+                found[prompt] = text
+                self._cached(f"text-{_digest(prompt)}", lambda text=text: text)
+        return [found[p] for p in prompts]
 
     def _image_features(self, index: int, source, target) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """VAE posterior (mean, std) of target and input, and the input's CLIP tokens, on the CPU."""
@@ -233,6 +294,12 @@ class Trainer:
         return self._cached(
             f"image-{_digest(item.input_path, item.target_path, self.buckets[index])}", compute
         )
+
+    def _cached_only(self, key: str):
+        """The value kept under ``key`` in ``data.cache_dir``, or None."""
+        folder = self.config.data.cache_dir
+        path = Path(folder) / f"{key}.pt" if folder else None
+        return torch.load(path, weights_only=False) if path is not None and path.is_file() else None
 
     def _cached(self, key: str, compute):
         """``compute()``, kept in ``data.cache_dir`` (written atomically) when a cache is configured."""
@@ -298,7 +365,7 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         chunks = [local[i : i + micro] for i in range(0, len(local), micro)]
         for k, chunk in enumerate(chunks):
-            prepared = [self.prepare_item(index, step) for index in chunk]
+            prepared = self.prepare_items(chunk, step)
             sync = k == len(chunks) - 1 or not hasattr(self.wrapped, "no_sync")
             context = contextlib.nullcontext() if sync else self.wrapped.no_sync()
             with context:
@@ -473,8 +540,12 @@ class Trainer:
 
     # -- the run ----------------------------------------------------------------------------------------
 
-    def fit(self, steps: int | None = None, log=None) -> list[StepMetrics]:
-        """Train to ``steps`` (default: the config's), logging JSONL and saving checkpoints."""
+    def fit(self, steps: int | None = None, log=None, minutes: float | None = None) -> list[StepMetrics]:
+        """Train to ``steps`` (default: the config's), logging JSONL and saving checkpoints.
+
+        ``minutes`` ends this call (a chunk) at the first step past that wall-clock budget, with a
+        checkpoint: ``--resume`` continues exactly. Each chunk logs its steps and wall time.
+        """
         import sys
 
         from tqdm.auto import tqdm
@@ -489,26 +560,76 @@ class Trainer:
         bar = tqdm(
             total=target, initial=self.step, disable=self.rank != 0 or not sys.stderr.isatty(), unit="step"
         )
+        start, first = time.perf_counter(), self.step
+        every_eval = self.config.eval_world.every
         while self.step < target:
             metrics = self.train_step()
             history.append(metrics)
             bar.update()
             bar.set_postfix(loss=f"{metrics.loss:.4f}")
             if self.rank == 0 and (metrics.step % self.config.log_every == 0 or metrics.step == target):
-                with log_path.open("a") as f:
-                    f.write(json.dumps(dataclasses.asdict(metrics)) + "\n")
+                self._log(log_path, dataclasses.asdict(metrics))
                 if writer is not None:
                     for key in ("loss", "grad_norm", "lr", "items_per_s", "tokens_per_s"):
                         writer.add_scalar(f"train/{key}", getattr(metrics, key), metrics.step)
                 if log is not None:
                     log(metrics)
+            if self.rank == 0 and every_eval and (metrics.step % every_eval == 0 or metrics.step == target):
+                self._log(log_path, self.evaluate_world())
+            out_of_time = minutes is not None and time.perf_counter() - start > 60 * minutes
             every = self.config.ckpt_every
-            if (every and metrics.step % every == 0) or metrics.step == target:
+            if (every and metrics.step % every == 0) or metrics.step == target or out_of_time:
                 self.save_checkpoint()
+            if out_of_time:
+                break
         bar.close()
         if writer is not None:
             writer.close()
+        if self.rank == 0 and self.step > first:
+            chunk = {
+                "from_step": first,
+                "to_step": self.step,
+                "wall_s": round(time.perf_counter() - start, 1),
+            }
+            self._log(log_path, {"chunk": chunk})
         return history
+
+    @staticmethod
+    def _log(path: Path, record: dict) -> None:
+        with path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    @torch.no_grad()
+    def evaluate_world(self) -> dict:
+        """PixWorld scores of the EMA weights (`config.eval_world`): ``{"step", "eval_s", "eval": {...}}``.
+
+        ``eval`` maps ``task/metric`` to the model's score (template phrasings).
+        """
+        from pixwizard.eval.harness import evaluate_world
+
+        settings = self.config.eval_world
+        start = time.perf_counter()
+        model = build_model(self.config).to(self.device)
+        model.load_state_dict({name: _full(value) for name, value in self.ema.items()}, strict=True)
+        trained = self.encoders.transformer
+        self.encoders.transformer = model.eval()
+        try:
+            report = evaluate_world(
+                "training",
+                tasks=settings.tasks or None,
+                n=settings.n,
+                steps=settings.steps,
+                seed=settings.seed,
+                pipe=self.encoders,
+            )
+        finally:
+            self.encoders.transformer = trained
+        scores = {
+            f"{row.task}/{row.metric}": round(row.value, 4)
+            for row in report.rows
+            if row.system == report.model and row.phrasing == "template"
+        }
+        return {"step": self.step, "eval_s": round(time.perf_counter() - start, 1), "eval": scores}
 
 
 def _tensorboard(folder: Path):

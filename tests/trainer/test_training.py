@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,9 @@ def test_two_hundred_steps_halve_the_eval_loss_and_the_weights_load_into_the_pip
     end = trainer.evaluate()
     print(f"eval loss {start:.4f} -> {end:.4f}")
     assert end <= 0.5 * start
-    assert (tmp_path / "run" / "log.jsonl").read_text().count("\n") == 20
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == list(range(10, 201, 10))
+    assert records[-1]["chunk"]["to_step"] == 200
     folder = trainer.export(tmp_path / "export", ema=False)
 
     from pixwizard.model.transformer import PixWizardTransformer
