@@ -61,8 +61,13 @@ from pixwizard.world.scenes import (
     visible_fraction,
 )
 
-SCENE_TRIES = 8
-"""Scenes tried (index, index + RETRY_STRIDE, ...) before a task gives up on an index."""
+SCENE_TRIES = 32
+"""Scenes tried (index, index + RETRY_STRIDE, ...) before a task gives up on an index.
+
+About half the scenes cannot pose a person in a tall 64 × 96 frame: 8 tries left 3 in 800 pose indices
+without a sample (training stopped on one). Later tries only run where the earlier ones failed, so raising
+the count changes no sample that existed before.
+"""
 RETRY_STRIDE = 1_000_003
 """Distance between the indices tried for one sample (far beyond any export, so retries never collide)."""
 HIGHLIGHT_COLORS = ("red", "green", "blue", "yellow", "cyan", "magenta")
