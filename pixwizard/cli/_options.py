@@ -19,17 +19,16 @@ R = TypeVar("R")
 
 DEBUG_ENV = "PIXWIZARD_DEBUG"
 MODEL_ENV = "PIXWIZARD_MODEL"
-DEFAULT_MODEL = "tiny-random"
 EXPECTED_ERRORS = (PixWizardError, ToolError, ValueError, OSError)  # ValidationError is a ValueError
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output folder if it exists.")]
 Model = Annotated[
     str | None,
     typer.Option(
-        envvar=MODEL_ENV,
         show_default=False,
-        help=f"Model: {DEFAULT_MODEL} (built in, the default; outputs are noise), a folder from "
-        "`pixwizard models fetch` or `pixwizard train`, or a Hub id.",
+        help=f"Model: a folder from `pixwizard models fetch` or `pixwizard train`, a Hub id, or built in "
+        f"(pixwizard-world, tiny-random). Default: {MODEL_ENV}, then the folder `pixwizard models fetch` "
+        "writes without --dir, then pixwizard-world (tiny-random where its weights are not installed).",
     ),
 ]
 
@@ -81,26 +80,14 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def default_model_notice(model: str, explicit: bool) -> str | None:
-    """The one-line notice for a command that fell back to the default model, or None when one was chosen.
-
-    Args:
-        model: The model that will be used.
-        explicit: Whether the user named it (``--model`` or ``PIXWIZARD_MODEL``).
-    """
-    if explicit:
-        return None
-    return (
-        f"note: no model given, so the built-in {model} runs (random weights, its outputs are noise); "
-        f"choose one with --model DIR or {MODEL_ENV}=DIR (`pixwizard models fetch --dir DIR` gets the "
-        "released model)"
-    )
-
-
 def chosen_model(value: str | None) -> str:
-    """The model a command runs: ``value`` (``--model`` or ``PIXWIZARD_MODEL``), else the default, noticed."""
-    model = value or DEFAULT_MODEL
-    notice = default_model_notice(model, explicit=bool(value))
-    if notice:
-        print(notice, file=sys.stderr)
-    return model
+    """The model a command runs (`pixwizard.pipeline.names.choose_model`), with a one-line notice on stderr.
+
+    ``--model`` given on the command line is used silently; any other choice is announced.
+    """
+    from pixwizard.pipeline.names import choose_model
+
+    choice = choose_model(value)
+    if choice.source != "given":
+        print(choice.notice(), file=sys.stderr)
+    return choice.model

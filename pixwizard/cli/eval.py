@@ -78,11 +78,11 @@ def world(
     as_json: AsJson = False,
 ) -> None:
     """Score a model on PixWorld, per task, beside identity, classical baselines, constant and oracle."""
-    from pixwizard.cli._options import DEFAULT_MODEL
+    from pixwizard.cli._options import chosen_model
     from pixwizard.cli._progress import progress_reporter
     from pixwizard.eval.harness import evaluate_world
 
-    name = model or DEFAULT_MODEL
+    name = chosen_model(model)
     pipe = _quiet_pipeline(name)
     with progress_reporter() as start:
         report_progress = start("eval world")
@@ -118,11 +118,11 @@ def pairs(
     as_json: AsJson = False,
 ) -> None:
     """Score a model on benchmark pairs in the authors' annotation format, with the metrics of eval world."""
-    from pixwizard.cli._options import DEFAULT_MODEL
+    from pixwizard.cli._options import chosen_model
     from pixwizard.cli._progress import progress_reporter
     from pixwizard.eval.harness import evaluate_pairs
 
-    name = model or DEFAULT_MODEL
+    name = chosen_model(model)
     pipe = _quiet_pipeline(name)
     with progress_reporter() as start:
         report = evaluate_pairs(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from pixwizard.errors import CheckpointError
@@ -59,3 +60,76 @@ def check_model_name(name: str | os.PathLike) -> None:
             f"unknown model {text!r}: not a built-in model ({', '.join(BUILT_IN_MODELS)}), not a folder, "
             f"and not a Hugging Face repository id (owner/name); {FETCH_HINT}"
         )
+
+
+# -- which model runs when none is named ---------------------------------------------------------------
+
+MODEL_ENV = "PIXWIZARD_MODEL"
+HOME_ENV = "PIXWIZARD_HOME"
+WORLD_MODEL = "pixwizard-world"
+FALLBACK_MODEL = "tiny-random"
+
+
+def pixwizard_home() -> Path:
+    """``PIXWIZARD_HOME``, else ``pixwizard`` in the user's cache (``XDG_CACHE_HOME`` or ``~/.cache``)."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "pixwizard"
+
+
+def default_fetch_dir() -> Path:
+    """Where ``pixwizard models fetch`` writes the released model when given no ``--dir``."""
+    return pixwizard_home() / "models" / "pixwizard"
+
+
+def world_weights_present() -> bool:
+    """True when this installation ships the trained ``pixwizard-world`` weights (package data)."""
+    return (Path(__file__).resolve().parents[1] / "models" / "pixwizard_world" / "config.json").is_file()
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a process runs and why: ``given``, ``env``, ``fetched``, ``built-in`` or ``fallback``."""
+
+    model: str
+    source: str
+
+    def notice(self) -> str:
+        """One line saying which model was chosen and how to choose another."""
+        how = f"choose another with --model or {MODEL_ENV}"
+        if self.source == "given":
+            return f"model: {self.model}"
+        if self.source == "env":
+            return f"model: {self.model} (from {MODEL_ENV})"
+        if self.source == "fetched":
+            return f"model: the released PixWizard fetched to {self.model}; {how}"
+        if self.source == "built-in":
+            return (
+                f"model: {WORLD_MODEL}, the built-in small model trained on synthetic PixWorld scenes "
+                f"(real work on such scenes, little on photos); `pixwizard models fetch` gets the "
+                f"released model; {how}"
+            )
+        return (
+            f"note: no model given, so the built-in {self.model} runs (random weights, its outputs are "
+            f"noise: this installation has no trained {WORLD_MODEL} weights); {how} (`pixwizard models "
+            "fetch` gets the released model)"
+        )
+
+
+def choose_model(value: str | os.PathLike | None = None) -> ModelChoice:
+    """The model to run: ``value``, then ``PIXWIZARD_MODEL``, then the default fetch folder, then built in.
+
+    The default fetch folder counts once it is complete (its ``model_index.json`` exists). The built-in
+    model is ``pixwizard-world`` when its weights ship with this installation, else ``tiny-random``.
+    """
+    if value:
+        return ModelChoice(str(value), "given")
+    if os.environ.get(MODEL_ENV):
+        return ModelChoice(os.environ[MODEL_ENV], "env")
+    fetched = default_fetch_dir()
+    if (fetched / "model_index.json").is_file():
+        return ModelChoice(str(fetched), "fetched")
+    if world_weights_present():
+        return ModelChoice(WORLD_MODEL, "built-in")
+    return ModelChoice(FALLBACK_MODEL, "fallback")

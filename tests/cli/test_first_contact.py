@@ -11,10 +11,9 @@ import torch
 from typer.testing import CliRunner
 
 from pixwizard.cli import app
-from pixwizard.cli._options import default_model_notice
 from pixwizard.cli._progress import StepLines
 from pixwizard.errors import PixWizardError
-from pixwizard.pipeline import PixWizardPipeline
+from pixwizard.pipeline import PixWizardPipeline, names
 from pixwizard.pipeline.names import ModelNotFoundError
 
 runner = CliRunner()
@@ -133,18 +132,41 @@ def test_tools_list_shows_each_argument_with_its_type_and_default():
 # -- 3.9: the default model is announced --------------------------------------------------------------
 
 
-def test_the_default_model_is_announced_once_and_a_chosen_one_is_not(cli, photo):
+def test_the_default_model_is_announced_once_and_a_chosen_one_is_not(cli, photo, monkeypatch, tmp_path):
+    monkeypatch.setenv("PIXWIZARD_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(names, "world_weights_present", lambda: False)
     default = cli("depth", str(photo), "--json")
     assert default.exit_code == 0, default.output
     notices = [line for line in default.stderr.splitlines() if line.startswith("note: no model given")]
     assert len(notices) == 1 and "--model" in notices[0] and "PIXWIZARD_MODEL" in notices[0]
     chosen = cli("depth", str(photo), "--model", "tiny-random")
-    assert chosen.exit_code == 0 and "no model given" not in chosen.stderr
+    assert chosen.exit_code == 0 and "model:" not in chosen.stderr and "note:" not in chosen.stderr
     from_env = cli("depth", str(photo), "--json", env={"PIXWIZARD_MODEL": "tiny-random"})
     assert from_env.exit_code == 0 and "no model given" not in from_env.stderr
+    assert "model: tiny-random (from PIXWIZARD_MODEL)" in from_env.stderr
     assert json.loads(from_env.stdout)[0]["provenance"]["model"] == "tiny-random"
-    assert default_model_notice("tiny-random", explicit=True) is None
-    assert "tiny-random" in default_model_notice("tiny-random", explicit=False)
+
+
+def test_models_resolve_given_then_env_then_the_fetched_folder_then_built_in(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIXWIZARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PIXWIZARD_MODEL", raising=False)
+    monkeypatch.setattr(names, "world_weights_present", lambda: True)
+    assert names.choose_model(None) == names.ModelChoice("pixwizard-world", "built-in")
+    assert "synthetic" in names.choose_model(None).notice()
+    monkeypatch.setattr(names, "world_weights_present", lambda: False)
+    assert names.choose_model(None) == names.ModelChoice("tiny-random", "fallback")
+    fetched = names.default_fetch_dir()
+    assert fetched == tmp_path / "home" / "models" / "pixwizard"
+    fetched.mkdir(parents=True)
+    assert names.choose_model(None).source == "fallback"  # incomplete: no model_index.json yet
+    (fetched / "model_index.json").write_text("{}")
+    assert names.choose_model(None) == names.ModelChoice(str(fetched), "fetched")
+    monkeypatch.setenv("PIXWIZARD_MODEL", "tiny-random")
+    assert names.choose_model(None) == names.ModelChoice("tiny-random", "env")
+    assert names.choose_model("some/repo") == names.ModelChoice("some/repo", "given")
+    monkeypatch.delenv("PIXWIZARD_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert names.pixwizard_home() == tmp_path / "cache" / "pixwizard"
 
 
 # -- progress when stderr is not a terminal -----------------------------------------------------------

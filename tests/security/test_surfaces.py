@@ -140,9 +140,10 @@ def test_cli_output_folder_races(workspace, flipper):
 
 def test_the_mcp_command_announces_the_default_model(workspace, monkeypatch):
     from pixwizard.cli import mcp as mcp_cli
-    from pixwizard.cli._options import default_model_notice
+    from pixwizard.pipeline.names import choose_model
 
     monkeypatch.delenv("PIXWIZARD_MODEL", raising=False)
+    monkeypatch.setenv("PIXWIZARD_HOME", str(workspace / "home"))
     served = []
     monkeypatch.setattr("pixwizard.mcp_server.transport.serve_stdio", lambda server: served.append(server))
     monkeypatch.setattr("anyio.run", lambda fn, *args: fn(*args))
@@ -152,10 +153,11 @@ def test_the_mcp_command_announces_the_default_model(workspace, monkeypatch):
         mcp_cli_app(mcp_cli), ["--store", str(workspace / "store"), "--allow-dir", str(workspace / "in")]
     )
     assert result.exit_code == 0, result.output
-    assert default_model_notice("tiny-random", explicit=False) in result.stderr and served
+    default = choose_model(None)
+    assert default.notice() in result.stderr and served[-1].tctx.backend.model == default.model
     monkeypatch.setenv("PIXWIZARD_MODEL", "tiny-random")
-    quiet = CliRunner().invoke(mcp_cli_app(mcp_cli), ["--store", str(workspace / "store")])
-    assert quiet.exit_code == 0 and "note:" not in quiet.stderr
+    from_env = CliRunner().invoke(mcp_cli_app(mcp_cli), ["--store", str(workspace / "store")])
+    assert from_env.exit_code == 0 and "model: tiny-random (from PIXWIZARD_MODEL)" in from_env.stderr
     assert served[-1].tctx.backend.model == "tiny-random"
 
 
