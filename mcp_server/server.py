@@ -38,6 +38,7 @@ from pixwizard import __version__
 logger = logging.getLogger(__name__)
 DEFAULT_PREVIEW_BYTES = 256_000
 STATUS_URI = "pixwizard://status"
+MODELS_URI = "pixwizard://models"
 # One limit per transport, for a whole JSON-RPC message: data: URIs count against it, paths and ids do not.
 REQUEST_LIMITS = {"stdio": 16 * 2**20, "streamable-http": 16 * 2**20}
 REQUEST_TOO_LARGE = "pixwizard/request_too_large"
@@ -260,6 +261,21 @@ def _prompt(text: str):
     return prompt
 
 
+def models_json(ctx: ToolContext) -> str:
+    """``pixwizard://models``: `available_models` with ``serving`` marking this server's model."""
+    from pixwizard.pipeline.names import available_models
+
+    rows = available_models()
+    for row in rows:
+        row["serving"] = row["name"] == ctx.backend.model
+    if not any(row["serving"] for row in rows):
+        rows.append(
+            {"name": ctx.backend.model, "kind": "given", "location": ctx.backend.model, "note": "--model"}
+            | {"default": False, "serving": True}
+        )
+    return json.dumps({"serving": ctx.backend.model, "models": rows}, indent=1)
+
+
 def build_server(
     registry: Registry, ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES
 ) -> PixWizardServer:
@@ -302,6 +318,14 @@ def build_server(
     )
     def status() -> str:
         return status_json(ctx, None)  # served by PixWizardServer.read_resource with the session
+
+    @server.resource(
+        MODELS_URI,
+        mime_type="application/json",
+        description="The models available offline, where they are, and which one this server runs (JSON).",
+    )
+    def models() -> str:
+        return models_json(ctx)
 
     for resource in registry.resources:
         server.resource(resource.uri, mime_type=resource.mime_type, description=resource.description)(

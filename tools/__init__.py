@@ -22,7 +22,7 @@ DEFAULT_STORE = Path("~/.cache/pixwizard/images")
 
 
 def make_context(
-    model: str = "tiny-random",
+    model: str | None = None,
     *,
     store_dir: str | Path | None = None,
     allow_dirs: list[str | Path] = (),
@@ -38,7 +38,9 @@ def make_context(
     """The store and backend for a process (a server, a LangChain app, a CLI run).
 
     Args:
-        model: ``tiny-random``, a folder, or a Hub id.
+        model: A built-in name (``pixwizard-world``, ``tiny-random``), a folder, or a Hub id. Default:
+            ``PIXWIZARD_MODEL``, then the folder ``pixwizard models fetch`` writes without ``--dir``, then
+            ``pixwizard-world`` (`pixwizard.pipeline.names.choose_model`); the choice is logged.
         store_dir: Where results go (default ``~/.cache/pixwizard/images``).
         allow_dirs: Folders inputs may be read from (resolved after symlinks).
         output_dirs: Folders results may be copied to (besides the store).
@@ -50,6 +52,14 @@ def make_context(
         limits: Input size limits.
         store_cap: Prune the store's oldest images beyond this size or age after each result.
     """
+    if model is None:
+        import logging
+
+        from pixwizard.pipeline.names import choose_model
+
+        choice = choose_model()
+        logging.getLogger(__name__).info(choice.notice())
+        model = choice.model
     read = [check_allowed_dir(d, allow_broad=allow_broad_dir) for d in allow_dirs]
     write = [Path(d).expanduser().resolve() for d in output_dirs]
     access = Access(read_dirs=read, write_dirs=write, any_path=any_path, allow_network=allow_network)

@@ -52,12 +52,12 @@ class Backend:
     """The shared pipeline and its queue.
 
     Args:
-        model: ``tiny-random``, a local folder, or a Hub repository id.
+        model: A built-in name (``pixwizard-world``, ``tiny-random``), a local folder, or a Hub repository id.
         device: ``auto``, ``cuda``, ``cpu``, ...
         memory: ``keep`` (stay on the GPU) or ``offload`` (each model on the GPU only while it runs).
     """
 
-    def __init__(self, model: str = "tiny-random", device: str = "auto", memory: str = "keep"):
+    def __init__(self, model: str, device: str = "auto", memory: str = "keep"):
         if memory not in ("keep", "offload"):
             raise ToolError(f"memory policy must be 'keep' or 'offload', got {memory!r}")
         self.model, self.device, self.memory = model, device, memory

@@ -14,6 +14,9 @@ ReportDir = Annotated[
     Path | None, typer.Option("--out", help="Write report.md, report.html and results.json here.")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the results as JSON.")]
+Batch = Annotated[
+    int, typer.Option(min=1, help="Items per model call (each keeps its seed: the scores do not change).")
+]
 
 app = typer.Typer(no_args_is_help=True, help="Score a model on PixWorld or on benchmark pairs.")
 
@@ -76,6 +79,7 @@ def world(
     phrasing: Annotated[str, typer.Option(help="template, held_out or both.")] = "template",
     out: ReportDir = None,
     as_json: AsJson = False,
+    batch: Batch = 8,
 ) -> None:
     """Score a model on PixWorld, per task, beside identity, classical baselines, constant and oracle."""
     from pixwizard.cli._options import chosen_model
@@ -94,6 +98,7 @@ def world(
             seed=seed,
             phrasing=phrasing,
             pipe=pipe,
+            batch=batch,
             progress=lambda task, done, total: report_progress(done, total),
         )
     _emit(report, out, as_json)
@@ -116,6 +121,7 @@ def pairs(
     ] = 1000.0,
     out: ReportDir = None,
     as_json: AsJson = False,
+    batch: Batch = 8,
 ) -> None:
     """Score a model on benchmark pairs in the authors' annotation format, with the metrics of eval world."""
     from pixwizard.cli._options import chosen_model
@@ -135,6 +141,7 @@ def pairs(
             palette=palette,
             depth_scale=depth_scale,
             pipe=pipe,
+            batch=batch,
             progress=start("eval pairs"),
         )
     _emit(report, out, as_json)

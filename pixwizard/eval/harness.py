@@ -1,6 +1,6 @@
 """Scoring a model on PixWorld (``eval world``) and on benchmark pairs (``eval pairs``), beside baselines.
 
-Both paths run the model the same way (`model_answer`: the task's prepared input, the pipeline, the task's
+Both paths run the model the same way (`model_answers`: the task's prepared input, the pipeline, the task's
 decoder with the world palette) and score through the same `Scorer`, so a folder exported from the world
 and scored with ``eval pairs`` gives the numbers of ``eval world`` on the same items.
 
@@ -88,26 +88,43 @@ class Report:
         raise KeyError(f"no result for {task}/{system}/{metric}/{phrasing}")
 
 
-def model_answer(
-    pipe, task: str, prepared: Prepared, text: str, slots: dict, *, seed: int, steps: int | None, palette=None
-):
-    """Run the model on a prepared input and decode its answer (segmentation in ``palette``, default world).
+def model_answers(
+    pipe,
+    task: str,
+    prepared: Sequence[Prepared],
+    texts: Sequence[str],
+    slots: Sequence[dict],
+    *,
+    seeds: Sequence[int],
+    steps: int | None,
+    palette=None,
+    batch: int = 8,
+) -> list[Answer]:
+    """The model's answers to prepared inputs: the pipeline with the task's defaults, read by the task's decoder.
 
-    Returns:
-        ``(answer, output image at the input size)``.
+    Item ``i`` is seeded with ``seeds[i]`` and segmentation is read in ``palette`` (default: the world's).
+    ``batch`` items go through the pipeline at once; each keeps its own generator, so an answer does not
+    depend on the batch (up to floating-point summation order).
     """
-    from pixwizard.tasks.runner import call_model, vae_roundtrip
+    from pixwizard.tasks.runner import call_model_batch, vae_roundtrip
 
-    out = call_model(pipe, get_task(task), text, prepared, seed=seed, steps=steps)
-    answer = decode(
-        task,
-        out.bucket_images[0],
-        prepared,
-        color=slots.get("color"),
-        palette=palette or world_palette(),
-        roundtrip=lambda array: vae_roundtrip(pipe, array),
-    )
-    return answer, as_array(out.images[0])
+    spec = get_task(task)
+    answers = []
+    for start in range(0, len(prepared), max(1, batch)):
+        part = slice(start, start + max(1, batch))
+        out = call_model_batch(pipe, spec, texts[part], prepared[part], seeds=seeds[part], steps=steps)
+        for bucket_image, p, s in zip(out.bucket_images, prepared[part], slots[part], strict=True):
+            answers.append(
+                decode(
+                    task,
+                    bucket_image,
+                    p,
+                    color=s.get("color"),
+                    palette=palette or world_palette(),
+                    roundtrip=lambda array: vae_roundtrip(pipe, array),
+                )
+            )
+    return answers
 
 
 def case_of(s: Sample) -> Case:
@@ -147,6 +164,7 @@ def evaluate_world(
     size: tuple[int, int] = (64, 64),
     pipe=None,
     progress: Callable[[str, int, int], None] | None = None,
+    batch: int = 8,
 ) -> Report:
     """Score ``model`` on ``n`` world samples per task, beside identity, baselines, constant and oracle.
 
@@ -161,6 +179,7 @@ def evaluate_world(
         size: ``(w, h)`` of the scenes.
         pipe: An already loaded pipeline.
         progress: Called with ``(task, done, total)`` after each task.
+        batch: Items per pipeline call (each item keeps its own seed, so results do not depend on it).
     """
     tasks = list(tasks or TASKS)
     unknown = [t for t in tasks if t not in TASKS]
@@ -200,14 +219,20 @@ def evaluate_world(
         examples["baseline"] = answer_image(first)
         for p in phrasings:
             scorer = Scorer(task, len(palette.names))
-            for i, (s, case) in enumerate(zip(samples, cases, strict=True)):
-                text = instruction(s, p)
-                answer, output = model_answer(
-                    pipe, task, s.prepared, text, s.slots, seed=seed + i, steps=steps
-                )
+            answers = model_answers(
+                pipe,
+                task,
+                [s.prepared for s in samples],
+                [instruction(s, p) for s in samples],
+                [s.slots for s in samples],
+                seeds=[seed + i for i in range(n)],
+                steps=steps,
+                batch=batch,
+            )
+            for answer, case in zip(answers, cases, strict=True):
                 scorer.add(answer, case)
-                if i == 0 and p == phrasings[0]:
-                    examples["model"] = answer_image(answer)
+            if p == phrasings[0]:
+                examples["model"] = answer_image(answers[0])
             report.rows += _score_rows(task, model, (p,), scorer)
         report.examples[task] = examples
         if progress is not None:
@@ -293,6 +318,7 @@ def evaluate_pairs(
     depth_scale: float = 1000.0,
     pipe=None,
     progress: Callable[[int, int], None] | None = None,
+    batch: int = 8,
 ) -> Report:
     """Score ``model`` on pairs ``{input_path, target_path, prompt[, truth_path, slots]}`` for one task.
 
@@ -311,7 +337,8 @@ def evaluate_pairs(
         palette: Segmentation classes: ``world`` (PixWorld exports) or ``ade20k`` (ADE20K-style benchmarks).
         depth_scale: Divides a 16-bit depth target into distances (1000: millimetres → metres).
         pipe: An already loaded pipeline.
-        progress: Called with ``(done, total)`` after each pair.
+        progress: Called with ``(done, total)`` after each batch of pairs.
+        batch: Pairs per pipeline call (each keeps its own seed).
     """
     from pixwizard.tasks.decoders import ade20k_palette
 
@@ -341,13 +368,24 @@ def evaluate_pairs(
             scorer.add(system(item, colors), case)
         report.rows += _score_rows(task, name, ("template",), scorer)
     scorer = Scorer(task, len(colors.names))
-    for i, (item, case, prompt) in enumerate(parsed):
-        answer, _ = model_answer(
-            pipe, task, item.prepared, prompt, item.slots, seed=seed + i, steps=steps, palette=colors
+    step = max(1, batch)
+    for start in range(0, len(parsed), step):
+        part = parsed[start : start + step]
+        answers = model_answers(
+            pipe,
+            task,
+            [item.prepared for item, _, _ in part],
+            [prompt for _, _, prompt in part],
+            [item.slots for item, _, _ in part],
+            seeds=[seed + start + k for k in range(len(part))],
+            steps=steps,
+            palette=colors,
+            batch=step,
         )
-        scorer.add(answer, case)
+        for answer, (_, case, _) in zip(answers, part, strict=True):
+            scorer.add(answer, case)
         if progress is not None:
-            progress(i + 1, len(parsed))
+            progress(start + len(part), len(parsed))
     report.rows += _score_rows(task, model, ("template",), scorer)
     return report
 

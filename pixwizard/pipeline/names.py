@@ -85,7 +85,7 @@ def default_fetch_dir() -> Path:
 
 def world_weights_present() -> bool:
     """True when this installation ships the trained ``pixwizard-world`` weights (package data)."""
-    return (Path(__file__).resolve().parents[1] / "models" / "pixwizard_world" / "config.json").is_file()
+    return (world_weights_path() / "config.json").is_file()
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,59 @@ def choose_model(value: str | os.PathLike | None = None) -> ModelChoice:
     if world_weights_present():
         return ModelChoice(WORLD_MODEL, "built-in")
     return ModelChoice(FALLBACK_MODEL, "fallback")
+
+
+def world_weights_path() -> Path:
+    """The package folder of the ``pixwizard-world`` weights (``pixwizard/models/pixwizard_world``)."""
+    return Path(__file__).resolve().parents[1] / "models" / "pixwizard_world"
+
+
+def available_models() -> list[dict]:
+    """The models this installation can run offline, each ``{name, kind, location, default, note}``.
+
+    Built-in models always (``pixwizard-world`` marked when its weights are missing), the folder
+    ``pixwizard models fetch`` writes by default once it is complete, and ``PIXWIZARD_MODEL`` when set.
+    ``default`` marks the model `choose_model` picks when none is given. Nothing is loaded.
+    """
+    chosen = choose_model().model
+    world = world_weights_path()
+    rows = [
+        {
+            "name": WORLD_MODEL,
+            "kind": "built-in",
+            "location": str(world) if world_weights_present() else None,
+            "note": (
+                "a small model trained on synthetic PixWorld scenes"
+                if world_weights_present()
+                else "not installed in this copy (its weights are package data of a full installation)"
+            ),
+        },
+        {
+            "name": FALLBACK_MODEL,
+            "kind": "built-in",
+            "location": None,
+            "note": "random weights at toy width, for tests: outputs are noise",
+        },
+        {
+            "name": "pixwizard-world-untrained",
+            "kind": "built-in",
+            "location": None,
+            "note": "the pixwizard-world architecture with random weights (what `pixwizard train world` starts from)",
+        },
+    ]
+    fetched = default_fetch_dir()
+    if (fetched / "model_index.json").is_file():
+        rows.append(
+            {
+                "name": str(fetched),
+                "kind": "fetched",
+                "location": str(fetched),
+                "note": "the released PixWizard (pixwizard models fetch)",
+            }
+        )
+    env = os.environ.get(MODEL_ENV)
+    if env and env not in {row["name"] for row in rows}:
+        rows.append({"name": env, "kind": "env", "location": env, "note": f"named by {MODEL_ENV}"})
+    for row in rows:
+        row["default"] = row["name"] == chosen
+    return rows

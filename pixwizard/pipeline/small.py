@@ -148,13 +148,9 @@ WORLD_WEIGHTS = "pixwizard.models"
 
 def world_weights_folder():
     """The shipped ``pixwizard-world`` folder, or None when this installation has no trained weights."""
-    from importlib import resources
+    from pixwizard.pipeline.names import world_weights_path, world_weights_present
 
-    try:
-        folder = resources.files(WORLD_WEIGHTS).joinpath("pixwizard_world")
-    except ModuleNotFoundError:
-        return None
-    return folder if folder.joinpath("config.json").is_file() else None
+    return world_weights_path() if world_weights_present() else None
 
 
 def world_components(transformer=None, seed: int = 0) -> dict:

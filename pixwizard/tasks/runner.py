@@ -5,6 +5,8 @@ Uses only the pipeline's public API (``pipe(...)`` and ``pipe.codec`` for the VA
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from PIL import Image
@@ -154,6 +156,30 @@ def call_model(
         image_guidance_scale=spec.image_guidance if image_guidance_scale is None else image_guidance_scale,
         resolution=resolution,
         callback_on_step_end=callback_on_step_end,
+    )
+
+
+def call_model_batch(
+    pipe,
+    spec: TaskSpec,
+    instructions: Sequence[str],
+    prepared: Sequence[Prepared],
+    *,
+    seeds: Sequence[int],
+    steps: int | None = None,
+):
+    """`call_model` on several inputs of one task in one pipeline call (item ``i`` seeded with ``seeds[i]``).
+
+    Each item draws its noise from its own generator, so its result is the one `call_model` gives it alone
+    (up to floating-point summation order).
+    """
+    return pipe(
+        list(instructions),
+        image=[p.image for p in prepared],
+        generator=[torch.Generator().manual_seed(seed) for seed in seeds],
+        num_inference_steps=steps or spec.steps,
+        text_guidance_scale=spec.text_guidance,
+        image_guidance_scale=spec.image_guidance,
     )
 
 

@@ -186,6 +186,18 @@ def test_same_seed_same_report_and_phrasings(tiny_pipe):
         evaluate_world("tiny-random", tasks=["levitate"], n=1, pipe=tiny_pipe)
 
 
+def test_batched_model_calls_give_the_scores_of_one_item_at_a_time(tiny_pipe):
+    """Each item keeps its own generator, so the batch size changes how fast, not what is scored."""
+    kwargs = dict(tasks=["denoise", "ground_mask", "text_to_image"], n=3, steps=3, pipe=tiny_pipe)
+    alone = evaluate_world("tiny-random", batch=1, **kwargs)
+    together = evaluate_world("tiny-random", batch=2, **kwargs)
+    assert [(r.task, r.system, r.phrasing, r.metric) for r in alone.rows] == [
+        (r.task, r.system, r.phrasing, r.metric) for r in together.rows
+    ]
+    for a, b in zip(alone.rows, together.rows, strict=True):
+        assert b.value == pytest.approx(a.value, rel=1e-3, abs=1e-3), (a, b)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_oracle_and_baselines_hold_on_other_seeds(seed):
     """The oracle's IoU metrics and each baseline's win over identity, without the model, on more seeds."""
