@@ -89,8 +89,8 @@ def fetch(
     """Download the checkpoint, Gemma-2B (gated), CLIP-L/14-336 and the SDXL VAE into one loadable folder.
 
     Without --dir it writes the folder that every command uses when no --model is given (`pixwizard models
-    list` shows it). Offline, or with pieces missing, it fails at once and lists each missing piece with the command that
-    fetches it. The folder loads with PixWizardPipeline.from_pretrained(DIR) and --model DIR.
+    list` shows it). Offline, or with pieces missing, it fails at once and lists each missing piece with the
+    command that fetches it. The folder loads with PixWizardPipeline.from_pretrained(DIR) and --model DIR.
     """
     from pixwizard.pipeline import PixWizardPipeline
     from pixwizard.pipeline.names import default_fetch_dir

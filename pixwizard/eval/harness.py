@@ -100,7 +100,7 @@ def model_answers(
     palette=None,
     batch: int = 8,
 ) -> list[Answer]:
-    """The model's answers to prepared inputs: the pipeline with the task's defaults, read by the task's decoder.
+    """The model's answers to prepared inputs: the pipeline with the task's defaults, read by its decoder.
 
     Item ``i`` is seeded with ``seeds[i]`` and segmentation is read in ``palette`` (default: the world's).
     ``batch`` items go through the pipeline at once; each keeps its own generator, so an answer does not

@@ -170,7 +170,7 @@ def available_models() -> list[dict]:
             "name": "pixwizard-world-untrained",
             "kind": "built-in",
             "location": None,
-            "note": "the pixwizard-world architecture with random weights (what `pixwizard train world` starts from)",
+            "note": "pixwizard-world's layout with random weights (`pixwizard train world` starts here)",
         },
     ]
     fetched = default_fetch_dir()
