@@ -35,10 +35,13 @@ def _systems(report: Report) -> list[str]:
 
 
 def _table(report: Report) -> tuple[list[str], list[list[str]]]:
-    """Rows per (task, phrasing, metric); columns: the model, identity, the task's baseline, oracle."""
+    """Rows per (task, phrasing, metric): the model (with its 95% interval), identity, baseline, oracle."""
     cells: dict[tuple, dict[str, float]] = defaultdict(dict)
+    bounds: dict[tuple, str] = {}
     for row in report.rows:
         cells[(row.task, row.phrasing, row.metric)][row.system] = row.value
+        if row.system == report.model and row.low is not None:
+            bounds[(row.task, row.phrasing, row.metric)] = f" [{row.low:.3f}, {row.high:.3f}]"
     fixed = (report.model, "identity", "oracle")
     header = ["task", "phrasing", "metric", report.model, "identity", "baseline", "oracle"]
     body = []
@@ -50,7 +53,10 @@ def _table(report: Report) -> tuple[list[str], list[list[str]]]:
                 task,
                 phrasing,
                 f"{metric} {arrow}",
-                *(f"{values[s]:.3f}" if s in values else "–" for s in fixed[:2]),
+                f"{values[report.model]:.3f}{bounds.get((task, phrasing, metric), '')}"
+                if report.model in values
+                else "–",
+                f"{values['identity']:.3f}" if "identity" in values else "–",
                 ", ".join(others) or "–",
                 f"{values['oracle']:.3f}" if "oracle" in values else "–",
             ]

@@ -77,50 +77,70 @@ def metrics_for(task: str) -> tuple[str, ...]:
     return ("detection",)
 
 
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_LEVEL = 0.95
+BOOTSTRAP_SEED = 0
+
+
 class Scorer:
-    """Pools one system's predictions on one task into its metrics."""
+    """Pools one system's predictions on one task into its metrics, keeping each item's share.
+
+    Every metric is a sum over items (a mean's values, cIoU's intersections and unions, mIoU's class counts,
+    edge F1's hits), so the items' shares give the pooled value and, resampled, its bootstrap interval.
+    """
 
     def __init__(self, task: str, num_classes: int):
         self.task = task
         self.names = metrics_for(task)
-        self.n = 0
-        self._means = {name: m.Mean() for name in self.names}
-        self._ciou = m.CumulativeIoU()
-        self._miou = m.MeanIoU(num_classes)
-        self._edges = m.EdgeF1()
+        self.num_classes = num_classes
+        self.items: list[dict] = []
+        """Per item: ``{metric: value}`` for means, and the raw counts of the pooled metrics."""
+
+    @property
+    def n(self) -> int:
+        """Items scored."""
+        return len(self.items)
 
     def add(self, pred: Answer, case: Case) -> None:
         """Score one prediction against its case."""
         from pixwizard.eval.detector import detect
 
-        self.n += 1
         truth, names = case.truth, self.names
+        item: dict = {}
         if names == ("psnr", "ssim"):
-            self._means["psnr"].add(m.image_psnr(pred, truth))
-            self._means["ssim"].add(m.image_ssim(pred, truth))
+            item = {"psnr": m.image_psnr(pred, truth), "ssim": m.image_ssim(pred, truth)}
         elif names == ("ciou",):
-            self._ciou.add(pred, truth)
+            one = m.CumulativeIoU()
+            one.add(pred, truth)
+            item = {"ciou": (one.inter, one.union)}
         elif names == ("rmse", "absrel", "delta1"):
-            for key, value in m.depth_scores(pred, truth).items():
-                self._means[key].add(value)
+            item = dict(m.depth_scores(pred, truth))
         elif names == ("angular_error",):
-            self._means["angular_error"].add(m.normal_error(pred, truth))
+            item = {"angular_error": m.normal_error(pred, truth)}
         elif names == ("miou",):
-            self._miou.add(pred, truth)
+            one = m.MeanIoU(self.num_classes)
+            one.add(pred, truth)
+            item = {"miou": (one.inter, one.pred, one.truth)}
         elif names == ("edge_f1",):
-            self._edges.add(pred, truth)
+            one = m.EdgeF1()
+            one.add(pred, truth)
+            item = {"edge_f1": (one.hit_p, one.n_p, one.hit_g, one.n_g)}
         elif names == ("psnr_edited", "changed_outside"):
-            self._means["psnr_edited"].add(m.image_psnr(pred, truth, truth.region))
             before = ImageAnswer(case.before)
-            self._means["changed_outside"].add(m.changed_outside(pred, before, truth.region))
+            item = {
+                "psnr_edited": m.image_psnr(pred, truth, truth.region),
+                "changed_outside": m.changed_outside(pred, before, truth.region),
+            }
         elif names == ("psnr_hole", "ssim_hole"):
-            self._means["psnr_hole"].add(m.image_psnr(pred, truth, truth.region))
-            self._means["ssim_hole"].add(m.image_ssim(pred, truth, truth.region))
+            item = {
+                "psnr_hole": m.image_psnr(pred, truth, truth.region),
+                "ssim_hole": m.image_ssim(pred, truth, truth.region),
+            }
         else:
             if not case.requested:
                 raise ValueError(f"{self.task}: the case names no requested objects to detect")
             found = detect(pred.image, case.requested)
-            self._means["detection"].add(float(np.mean([d.found for d in found])))
+            item = {"detection": float(np.mean([d.found for d in found]))}
             if "agreement" in names:
                 union = np.zeros(pred.image.shape[:2], bool)
                 for d in found:
@@ -128,15 +148,51 @@ class Scorer:
                         union |= d.mask
                 control = case.control
                 inter, total = (union & control).sum(), (union | control).sum()
-                self._means["agreement"].add(float(inter / total) if total else 1.0)
+                item["agreement"] = float(inter / total) if total else 1.0
+        self.items.append(item)
+
+    def _pooled(self, name: str, indices) -> float:
+        """One metric over the items at ``indices`` (repeats allowed)."""
+        shares = [self.items[i][name] for i in indices]
+        if name == "ciou":
+            pooled = m.CumulativeIoU()
+            pooled.inter, pooled.union = (sum(part) for part in zip(*shares, strict=True))
+        elif name == "miou":
+            pooled = m.MeanIoU(self.num_classes)
+            counts = zip(*shares, strict=True)
+            pooled.inter, pooled.pred, pooled.truth = (np.sum(part, axis=0) for part in counts)
+        elif name == "edge_f1":
+            pooled = m.EdgeF1()
+            pooled.hit_p, pooled.n_p, pooled.hit_g, pooled.n_g = (sum(p) for p in zip(*shares, strict=True))
+        else:
+            return float(np.mean(shares))
+        return float(pooled.value)
 
     def values(self) -> dict[str, float]:
         """The pooled metrics."""
-        out = {name: mean.value for name, mean in self._means.items() if mean.n}
-        if "ciou" in self.names:
-            out["ciou"] = self._ciou.value
-        if "miou" in self.names:
-            out["miou"] = self._miou.value
-        if "edge_f1" in self.names:
-            out["edge_f1"] = self._edges.value
+        if not self.items:
+            return {}
+        everything = range(self.n)
+        return {name: self._pooled(name, everything) for name in self.names if name in self.items[0]}
+
+    def intervals(
+        self,
+        resamples: int = BOOTSTRAP_RESAMPLES,
+        level: float = BOOTSTRAP_LEVEL,
+        seed: int = BOOTSTRAP_SEED,
+    ) -> dict[str, tuple[float, float]]:
+        """Percentile bootstrap intervals over items, each pooled metric recomputed on every resample.
+
+        The resampled indices depend only on ``seed`` and the item count, so systems scored on the same
+        items are resampled alike (paired).
+        """
+        if not self.items:
+            return {}
+        draws = np.random.default_rng(seed).integers(0, self.n, size=(resamples, self.n))
+        tail = (1 - level) / 2 * 100
+        out = {}
+        for name in self.values():
+            values = [self._pooled(name, row) for row in draws]
+            low, high = np.percentile(values, [tail, 100 - tail])
+            out[name] = (float(low), float(high))
         return out

@@ -69,8 +69,13 @@ def test_every_task_is_scored_by_the_model_identity_baselines_and_oracle(results
         0,
         WORLD_VERSION,
     )
-    keys = {"task", "family", "system", "phrasing", "metric", "value", "n"}
+    keys = {"task", "family", "system", "phrasing", "metric", "value", "n", "low", "high"}
     assert all(set(r) == keys for r in data["results"])
+    for r in data["results"]:
+        if r["system"] == "oracle":
+            assert r["low"] is None and r["high"] is None
+        else:
+            assert r["low"] <= r["high"], r
     assert all(math.isfinite(r["value"]) and r["n"] == N for r in data["results"])
     for task in TASKS:
         for system in (
@@ -243,3 +248,33 @@ def test_the_detector_rarely_finds_the_caption_in_identity_outputs():
         found, total = found + hits, total + count
     assert found / total <= 0.05, rates
     assert max(rates.values()) <= 0.1, rates  # depth maps draw the nearest object white: the worst case
+
+
+def test_bootstrap_intervals_resample_scenes_and_recompute_pooled_metrics():
+    """Means: the percentile interval of resampled means; cIoU: recomputed from the resampled counts."""
+    palette = world_palette()
+    samples = [sample("denoise", 0, i) for i in range(20)]
+    scorer = Scorer("denoise", len(palette.names))
+    for s in samples:
+        scorer.add(baselines.identity(baselines.Item("denoise", s.prepared, s.slots), palette), case_of(s))
+    low, high = scorer.intervals()["psnr"]
+    values = np.array([item["psnr"] for item in scorer.items])
+    draws = np.random.default_rng(0).integers(0, 20, size=(1000, 20))
+    expected = np.percentile(values[draws].mean(1), [2.5, 97.5])
+    assert (low, high) == pytest.approx(tuple(expected))
+    assert low < scorer.values()["psnr"] < high and high - low > 0.1
+    assert scorer.intervals() == scorer.intervals()  # seeded
+    grounding = [sample("ground_mask", 0, i) for i in range(12)]
+    scorer = Scorer("ground_mask", len(palette.names))
+    for s in grounding:
+        item = baselines.Item("ground_mask", s.prepared, s.slots, np.asarray(s.target))
+        scorer.add(baselines.oracle(item, palette), case_of(s))
+    low, high = scorer.intervals()["ciou"]
+    assert 0.99 < low <= scorer.values()["ciou"] <= high <= 1.0
+    inter = np.array([i["ciou"][0] for i in scorer.items]) // 2  # half of each truth found
+    union = np.array([i["ciou"][1] for i in scorer.items])
+    for item, a, b in zip(scorer.items, inter, union, strict=True):
+        item["ciou"] = (int(a), int(b))
+    draws = np.random.default_rng(0).integers(0, 12, size=(1000, 12))
+    expected = np.percentile(inter[draws].sum(1) / union[draws].sum(1), [2.5, 97.5])
+    assert scorer.intervals()["ciou"] == pytest.approx(tuple(expected))
