@@ -53,7 +53,9 @@ def _tiny_name(source: str, local: Path) -> bool:
 
 
 def _world(cls, source: str, **options):
-    from pixwizard.model.transformer import PixWizardTransformer
+    import torch
+
+    from pixwizard.model.checkpoint import load_transformer
 
     folder = small.world_weights_folder()
     if folder is None:
@@ -62,7 +64,7 @@ def _world(cls, source: str, **options):
             "pixwizard_world); train them with `pixwizard train world` and pass --model runs/world/export, "
             "or use tiny-random"
         )
-    transformer = PixWizardTransformer.from_pretrained(str(folder))
+    transformer = load_transformer(folder, dtype=torch.float32)  # shipped as float16 to stay small
     components = small.world_components(transformer)
     return cls(
         **components, resolution=[small.WORLD_CENTRE], model_id=small.WORLD_MODEL_ID, encoder_kind="world"
