@@ -105,6 +105,7 @@ def model_answers(
     steps: int | None,
     palette=None,
     batch: int = 8,
+    solver="euler",
 ) -> list[Answer]:
     """The model's answers to prepared inputs: the pipeline with the task's defaults, read by its decoder.
 
@@ -118,7 +119,9 @@ def model_answers(
     answers = []
     for start in range(0, len(prepared), max(1, batch)):
         part = slice(start, start + max(1, batch))
-        out = call_model_batch(pipe, spec, texts[part], prepared[part], seeds=seeds[part], steps=steps)
+        out = call_model_batch(
+            pipe, spec, texts[part], prepared[part], seeds=seeds[part], steps=steps, solver=solver
+        )
         for bucket_image, p, s in zip(out.bucket_images, prepared[part], slots[part], strict=True):
             answers.append(
                 decode(
@@ -172,6 +175,7 @@ def evaluate_world(
     pipe=None,
     progress: Callable[[str, int, int], None] | None = None,
     batch: int = 8,
+    solver="euler",
 ) -> Report:
     """Score ``model`` on ``n`` world samples per task, beside identity, baselines, constant and oracle.
 
@@ -187,6 +191,7 @@ def evaluate_world(
         pipe: An already loaded pipeline.
         progress: Called with ``(task, done, total)`` after each task.
         batch: Items per pipeline call (each item keeps its own seed, so results do not depend on it).
+        solver: The pipeline's solver (``euler``, the authors'; ``heun``, ``midpoint`` or a `Solver`).
     """
     tasks = list(tasks or TASKS)
     unknown = [t for t in tasks if t not in TASKS]
@@ -235,6 +240,7 @@ def evaluate_world(
                 seeds=[seed + i for i in range(n)],
                 steps=steps,
                 batch=batch,
+                solver=solver,
             )
             for answer, case in zip(answers, cases, strict=True):
                 scorer.add(answer, case)

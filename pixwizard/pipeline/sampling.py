@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import torch
 from einops import rearrange
 from torch import Tensor
@@ -102,7 +103,8 @@ class SchedulerSolver:
     def __call__(self, velocity: VelocityFn, x: Tensor, grid: list[float], on_step: StepCallback) -> Tensor:
         """Integrate with the scheduler's ``step``."""
         sched = self.scheduler
-        sched.set_timesteps(sigmas=[1.0 - t for t in grid[:-1]], device=x.device)  # a fresh state every call
+        # A fresh state every call; an array, since some schedulers (UniPC) compute on the sigmas
+        sched.set_timesteps(sigmas=np.array([1.0 - t for t in grid[:-1]]), device=x.device)
         total = sched.config.num_train_timesteps
         for i, timestep in enumerate(sched.timesteps):
             t = float(1.0 - timestep / total)

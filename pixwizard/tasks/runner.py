@@ -167,6 +167,7 @@ def call_model_batch(
     *,
     seeds: Sequence[int],
     steps: int | None = None,
+    solver="euler",
 ):
     """`call_model` on several inputs of one task in one pipeline call (item ``i`` seeded with ``seeds[i]``).
 
@@ -180,6 +181,7 @@ def call_model_batch(
         num_inference_steps=steps or spec.steps,
         text_guidance_scale=spec.text_guidance,
         image_guidance_scale=spec.image_guidance,
+        solver=solver,
     )
 
 
