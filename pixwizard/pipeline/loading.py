@@ -67,7 +67,12 @@ def _world(cls, source: str, **options):
     transformer = load_transformer(folder, dtype=torch.float32)  # shipped as float16 to stay small
     components = small.world_components(transformer)
     return cls(
-        **components, resolution=[small.WORLD_CENTRE], model_id=small.WORLD_MODEL_ID, encoder_kind="world"
+        **components,
+        resolution=[small.WORLD_CENTRE],
+        model_id=small.WORLD_MODEL_ID,
+        encoder_kind="world",
+        vae_scale=small.PIXEL_SCALE,
+        vae_shift=0.0,
     )
 
 
@@ -78,6 +83,8 @@ def _untrained_world(cls, source: str, **options):
         model_id=small.UNTRAINED_ID,
         random_weights=True,
         encoder_kind="world",
+        vae_scale=small.PIXEL_SCALE,
+        vae_shift=0.0,
     )
 
 

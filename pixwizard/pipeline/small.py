@@ -139,6 +139,10 @@ class PixelCodec:
         return latents / self.scale + self.shift
 
 
+PIXEL_SCALE = 1.0
+"""Latent scale of the pixel codec: pixels in [-1, 1] as they are (about unit spread against unit noise).
+SDXL's 0.13025 would shrink the data to a tenth of the noise, leaving the model little signal to learn."""
+
 WORLD_MODEL_ID = "pixwizard-world"
 UNTRAINED_ID = "pixwizard-world-untrained"
 WORLD_CENTRE = 64

@@ -187,7 +187,7 @@ def finetune() -> TrainConfig:
         encoders="checkpoints/pixwizard",
         precision="bf16",
         global_batch=64,
-        steps=10_000,
+        steps=8_000,
         ckpt_every=500,
         optim=OptimConfig(lr=5e-5),
         data=DataConfig(centres=[768, 1024]),
@@ -214,13 +214,13 @@ def world() -> TrainConfig:
     Pixel space, MiniLM text, pixel-patch image tokens (`pixwizard.pipeline.small`); scenes in three aspect
     ratios bucketed around 64 px (about 64 tokens each); the rate falls linearly over the last fifth. A
     checkpoint every 1000 steps (about 8 minutes at 2 steps/s on 2 cores), so chunks (``--minutes``)
-    resume often; PixWorld scores on six tasks (world seed 2) every 2500 steps go to the log. 10 000 steps
-    (about 85 minutes on 2 cores) fit one working session beside the evaluation.
+    resume often; PixWorld scores on six tasks (world seed 2) every 2000 steps go to the log. 8000 steps
+    (about 70 minutes on 2 cores) fit one working session beside the evaluation.
     """
     return TrainConfig(
         model="pixwizard_world",
         encoders="pixwizard-world-untrained",
-        steps=10_000,
+        steps=8_000,
         global_batch=16,
         ckpt_every=1000,
         log_every=50,
@@ -230,7 +230,7 @@ def world() -> TrainConfig:
             centres=[64],
             world=WorldData(n=20_000, seed=1, sizes=[[64, 64], [96, 64], [64, 96]]),
         ),
-        eval_world=WorldEval(every=2500, tasks=WORLD_EVAL_TASKS, n=8, steps=20, seed=2),
+        eval_world=WorldEval(every=2000, tasks=WORLD_EVAL_TASKS, n=8, steps=20, seed=2),
     )
 
 
