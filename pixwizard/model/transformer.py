@@ -39,6 +39,11 @@ Latents = Tensor | Sequence[Tensor]
 __all__ = ["Conditions", "CrossKV", "Latents", "PixWizardTransformer"]
 
 
+PREDICTIONS = ("velocity", "data")
+DATA_PREDICTION_MIN_GAP = 0.05
+"""Smallest ``1 − t`` dividing a data prediction into a velocity (the division is unbounded at t = 1)."""
+
+
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(message)
@@ -65,6 +70,12 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         scale_factor: θ multiplier of RoPE when a call gives no scaling of its own.
         image_token_dim: Width of the CLIP image tokens (CLIP-L/14-336: 1024).
         rope_theta: RoPE base θ.
+        prediction: What the final layer predicts: ``velocity`` (the released model) or ``data``, the clean
+            target ``x̂``, returned as the velocity ``(x̂ − x) / (1 − t)`` (with ``1 − t`` at least
+            ``DATA_PREDICTION_MIN_GAP``), so samplers, guidance and the velocity loss are unchanged. In
+            pixel space with large patches a token must otherwise output a patch of noise, which a small
+            model cannot; predicting the image keeps what it outputs on the data (Li & He 2025, "Back to
+            basics: let denoising generative models denoise").
     """
 
     _supports_gradient_checkpointing = True
@@ -90,8 +101,11 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         scale_factor: float = 1.0,
         image_token_dim: int = 1024,
         rope_theta: float = 10000.0,
+        prediction: str = "velocity",
     ):
         super().__init__()
+        if prediction not in PREDICTIONS:
+            raise ConfigError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {prediction!r}")
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
         if dim % n_heads or n_heads % n_kv_heads:
             raise ConfigError(
@@ -384,7 +398,13 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
                 tokens = block(tokens, c, rope, mask, scale, cross, cond, noise)
 
         out = self.final_layer(tokens, c)  # (B, L, p·p·C_out)
-        return self._unpatchify(out, sizes, isinstance(x, Tensor))
+        out = self._unpatchify(out, sizes, isinstance(x, Tensor))
+        if self.config.prediction == "data":
+            gap = (1 - t.float()).clamp_min(DATA_PREDICTION_MIN_GAP)
+            if isinstance(x, Tensor):
+                return ((out.float() - x.float()) / gap.view(-1, 1, 1, 1)).to(out.dtype)
+            return [((o.float() - xi.float()) / g).to(o.dtype) for o, xi, g in zip(out, x, gap, strict=True)]
+        return out
 
     def forward_with_cfg(
         self,

@@ -234,3 +234,26 @@ def test_bad_configs_are_refused():
         PixWizardTransformer(**tiny(n_heads=5))
     with pytest.raises(ConfigError, match="multiple of 4"):
         PixWizardTransformer(**tiny(dim=48, n_heads=8, n_kv_heads=4))
+
+
+def test_a_data_prediction_is_returned_as_the_velocity_towards_it(tiny_model, conditions):
+    """prediction="data": the same network's output x̂ becomes (x̂ − x) / max(1 − t, 0.05)."""
+    from pixwizard.errors import ConfigError
+    from pixwizard.model.transformer import DATA_PREDICTION_MIN_GAP
+
+    data_model = PixWizardTransformer(**{**tiny_model.config, "prediction": "data"}).eval()
+    data_model.load_state_dict(tiny_model.state_dict(), strict=True)
+    assert data_model.config.prediction == "data" and tiny_model.config.prediction == "velocity"
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 4, 8, 8, generator=g)
+    t = torch.tensor([0.2, 0.9, 0.99])
+    cond, image = conditions(tiny_model, 3), torch.randn(3, 4, 8, 8, generator=g)
+    with torch.no_grad():
+        raw = tiny_model(x, t, image, **cond)
+        velocity = data_model(x, t, image, **cond)
+        ragged = data_model(list(x), t, list(image), **cond)
+    gap = (1 - t).clamp_min(DATA_PREDICTION_MIN_GAP).view(-1, 1, 1, 1)
+    torch.testing.assert_close(velocity, (raw - x) / gap)
+    torch.testing.assert_close(torch.stack(ragged), velocity, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ConfigError, match="prediction must be one of velocity, data"):
+        PixWizardTransformer(**{**tiny_model.config, "prediction": "noise"})
