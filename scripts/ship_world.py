@@ -51,7 +51,14 @@ def training_summary(run: Path) -> dict:
     chunks = [r["chunk"] for r in records if "chunk" in r]
     evals = [r for r in records if "eval" in r]
     rates = sorted(r["items_per_s"] for r in steps)
+    curve = [{"step": r["step"], **r["eval"]} for r in evals]
+    slopes = {}
+    if len(curve) >= 2:
+        a, b = curve[-2], curve[-1]
+        slopes = {k: round((b[k] - a[k]) / (b["step"] - a["step"]) * 1000, 4) for k in a if k != "step"}
     return {
+        "learning_curve": curve,
+        "slope_per_1000_steps_last_interval": slopes,
         "last_step": max((r["step"] for r in steps), default=0),
         "chunks": chunks,
         "wall_s_logged_chunks": round(sum(c["wall_s"] for c in chunks), 1),
@@ -61,6 +68,16 @@ def training_summary(run: Path) -> dict:
             sum(r["loss"] for r in steps[-10:]) / max(1, len(steps[-10:])), 4
         ),
     }
+
+
+def curve_table(curve: list[dict]) -> str:
+    """The PixWorld scores logged during training (EMA weights, world seed 2) as a Markdown table."""
+    if not curve:
+        return ""
+    keys = [k for k in curve[0] if k != "step"]
+    lines = ["| step | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines += [f"| {c['step']} | " + " | ".join(f"{c[k]:.3f}" for k in keys) + " |" for c in curve]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     (out / "reference.json").write_text(json.dumps(reference, indent=1) + "\n")
     print(f"wrote {out} ({size / 2**20:.1f} MiB of weights); sample scores {reference['scores']}")
+    print(curve_table(summary["learning_curve"]))
     return 0
 
 
