@@ -25,6 +25,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _pin_tiny_random(monkeypatch):
+    """Tests pin tiny-random: a command or context given no model runs it, not the shipped pixwizard-world.
+
+    Tests of the default model itself remove ``PIXWIZARD_MODEL`` again (e.g. the ``cli`` fixture).
+    """
+    monkeypatch.setenv("PIXWIZARD_MODEL", "tiny-random")
+
+
 @pytest.fixture
 def tiny_model() -> PixWizardTransformer:
     """The tiny preset with every parameter random (all paths live), float32, eval mode."""
