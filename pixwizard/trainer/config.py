@@ -187,7 +187,7 @@ def finetune() -> TrainConfig:
         encoders="checkpoints/pixwizard",
         precision="bf16",
         global_batch=64,
-        steps=6_000,
+        steps=8_000,
         ckpt_every=500,
         optim=OptimConfig(lr=5e-5),
         data=DataConfig(centres=[768, 1024]),
@@ -214,8 +214,8 @@ def world() -> TrainConfig:
     Pixel space, MiniLM text, pixel-patch image tokens (`pixwizard.pipeline.small`); scenes in three aspect
     ratios bucketed around 64 px (about 64 tokens each); the rate falls linearly over the last fifth. A
     checkpoint every 1000 steps (about 8 minutes at 2 steps/s on 2 cores), so chunks (``--minutes``)
-    resume often; PixWorld scores on six tasks (world seed 2) every 2000 steps go to the log. 6000 steps
-    (about 55 minutes on 2 cores) fit one working session beside the evaluation.
+    resume often; PixWorld scores on six tasks (world seed 2) every 2000 steps go to the log. 8000 steps
+    (about 70 minutes on 2 cores) fit one working session beside the evaluation.
     """
     return TrainConfig(
         model="pixwizard_world",
