@@ -143,32 +143,14 @@ def scorecard(rows: Iterable[dict], model: str) -> list[Bar]:
                 beside=_words(r.baselines("segment", "miou")),
             )
         )
-    if r.has("depth", "rmse"):
-        constant = r.value("depth", "rmse", "constant")
-        bars.append(
-            _bar(
-                r,
-                "dense",
-                "depth RMSE <= 0.7 x the constant's",
-                "depth",
-                "rmse",
-                0.7 * constant,
-                beside=_words(r.baselines("depth", "rmse")),
-            )
-        )
-    if r.has("normal", "angular_error"):
-        constant = r.value("normal", "angular_error", "constant")
-        bars.append(
-            _bar(
-                r,
-                "dense",
-                "normals mean angular error <= 2/3 x the constant's",
-                "normal",
-                "angular_error",
-                constant * 2 / 3,
-                beside=_words(r.baselines("normal", "angular_error")),
-            )
-        )
+    for task, metric, factor, claim in (
+        ("depth", "rmse", 0.7, "depth RMSE <= 0.7 x the constant's"),
+        ("normal", "angular_error", 2 / 3, "normals mean angular error <= 2/3 x the constant's"),
+    ):
+        if r.has(task, metric):
+            target = factor * r.value(task, metric, "constant")
+            beside = _words(r.baselines(task, metric))
+            bars.append(_bar(r, "dense", claim, task, metric, target, beside=beside))
     if r.has("inpaint", "psnr_hole"):
         telea = r.value("inpaint", "psnr_hole", "telea")
         bars.append(
