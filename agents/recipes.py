@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pixwizard.tools import imageops
 from pixwizard.tools.catalog import ToolContext, call_registry, invoke, store_call_result
-from pixwizard.tools.schemas import Generation, ImageOut, ImageRef, Restoration
+from pixwizard.tools.schemas import Generation, ImageOut, ImageRef, Restoration, image_ref
 from pixwizard.tools.spec import ToolError
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,11 @@ class RemoveArgs(RecipeArgs):
 
     image: str = ImageRef
     target: str = Field(min_length=1, max_length=300, description="What to remove, e.g. 'the red car'.")
+    region: str | None = image_ref(
+        "The object's mask (white), e.g. painted by a person: used as the region instead of grounding "
+        "`target` (and not grown), which then only names the object for the check.",
+        optional=True,
+    )
 
 
 class ReplaceArgs(RecipeArgs):
@@ -49,6 +54,11 @@ class ReplaceArgs(RecipeArgs):
     image: str = ImageRef
     target: str = Field(min_length=1, max_length=300, description="What to replace, e.g. 'the dog'.")
     replacement: str = Field(min_length=1, max_length=300, description="What to put there, e.g. 'a cat'.")
+    region: str | None = image_ref(
+        "The object's mask (white), e.g. painted by a person: used as the region instead of grounding "
+        "`target` (and not grown), which then only names the object for the check.",
+        optional=True,
+    )
 
 
 class AddArgs(RecipeArgs):
@@ -323,6 +333,18 @@ def _ground_region(ctx, args, input_id, referring, intermediates, cancel):
     return True, region_id, obj.mask.id, _bbox(_mask_of(ctx, region_id)) or obj.box
 
 
+def _given_region(ctx: ToolContext, input_id: str, reference: str) -> str:
+    """Store a given region mask; it must have the image's size and select something."""
+    region_id = _input_id(ctx, reference.strip())
+    mask = _mask_of(ctx, region_id)
+    size = ctx.store.load(input_id).image.size
+    if mask.shape[::-1] != size:
+        raise ToolError(f"the region is {mask.shape[1]}x{mask.shape[0]} but the image is {size[0]}x{size[1]}")
+    if not mask.any():
+        raise ToolError("the region mask is empty: paint the region white")
+    return region_id
+
+
 def _bbox(mask: np.ndarray) -> Box | None:
     ys, xs = np.nonzero(mask)
     if not len(xs):
@@ -334,7 +356,11 @@ def _object_edit(ctx, args, caption: str | None, verify: str, wants_found: bool,
     """Ground ``args.target``, fill its grown mask (with ``caption``), composite, verify ``verify``."""
     input_id = _input_id(ctx, args.image)
     steps: list[Intermediate] = []
-    found, region_id, object_id, box = _ground_region(ctx, args, input_id, args.target, steps, cancel)
+    if args.region is not None:
+        found, region_id = True, _given_region(ctx, input_id, args.region)
+        object_id, box = region_id, _bbox(_mask_of(ctx, region_id))
+    else:
+        found, region_id, object_id, box = _ground_region(ctx, args, input_id, args.target, steps, cancel)
     if not found:
         warning = f"'{args.target}' was not found; the image is unchanged"
         return _finish(ctx, args, input_id, input_id, None, None, False, steps, None, [warning])
@@ -450,15 +476,8 @@ def add_object(args: AddArgs, ctx: ToolContext, progress=None, cancel=None) -> R
     if isinstance(where, tuple):
         box = where
     elif where_is_mask:
-        region_id = _input_id(ctx, where.strip())
-        mask = _mask_of(ctx, region_id)
-        if mask.shape[::-1] != size:
-            raise ToolError(
-                f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {size[0]}x{size[1]}"
-            )
-        box = _bbox(mask)
-        if box is None:
-            raise ToolError("the where mask is empty: paint the region white")
+        region_id = _given_region(ctx, input_id, where)
+        box = _bbox(_mask_of(ctx, region_id))
     else:
         box = _place_box(where, size)
         if box is None:

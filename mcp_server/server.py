@@ -35,6 +35,8 @@ from pydantic import BaseModel, ValidationError
 
 from pixwizard import __version__
 
+from .app import shows_image, workbench_apps, workbench_meta
+
 logger = logging.getLogger(__name__)
 DEFAULT_PREVIEW_BYTES = 256_000
 STATUS_URI = "pixwizard://status"
@@ -277,7 +279,11 @@ def models_json(ctx: ToolContext) -> str:
 
 
 def build_server(
-    registry: Registry, ctx: ToolContext, *, preview_bytes: int = DEFAULT_PREVIEW_BYTES
+    registry: Registry,
+    ctx: ToolContext,
+    *,
+    preview_bytes: int = DEFAULT_PREVIEW_BYTES,
+    workbench: bool = True,
 ) -> PixWizardServer:
     """A `PixWizardServer` exposing the registry's tools, image resources, the plan schema and prompts.
 
@@ -285,9 +291,19 @@ def build_server(
         registry: The tools to serve (`pixwizard.tools.default_registry`, or a selection of it).
         ctx: The store and backend the tools share.
         preview_bytes: Cap of the PNG preview in each result.
+        workbench: Offer the workbench MCP App (`mcp_server.app`) on every tool that returns an image.
+            Its tools are the same for clients without Apps; only their ``_meta`` names the app.
     """
-    server = PixWizardServer(ctx, registry, name="pixwizard", version=__version__, instructions=INSTRUCTIONS)
-    for spec in registry:
+    apps = workbench_apps() if workbench else None
+    server = PixWizardServer(
+        ctx,
+        registry,
+        name="pixwizard",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        extensions=[apps] if apps is not None else None,
+    )
+    for spec in registry:  # in the registry's order, which clients see
         hints = ToolAnnotations(
             read_only_hint=spec.hints.read_only,
             destructive_hint=spec.hints.destructive,
@@ -300,6 +316,7 @@ def build_server(
             description=spec.description,
             annotations=hints,
             structured_output=True,
+            meta=workbench_meta() if apps is not None and shows_image(spec) else None,
         )
 
     @server.resource(

@@ -300,7 +300,7 @@ def ground(args: GroundArgs, ctx: ToolContext, progress: Progress = None, cancel
 
 
 def segment(args: ImageArgs, ctx: ToolContext, progress: Progress = None, cancel=None) -> SegmentOutput:
-    """Label every pixel with an ADE20K class."""
+    """Label every pixel with a class (ADE20K; PixWorld's shapes with pixwizard-world)."""
     (loaded,) = _inputs(ctx, args, args.image)
     run = _run(ctx, args, "segment", loaded, progress, cancel)
     overlay = _child(ctx, run, run.result.overlay, "overlay")
@@ -638,7 +638,8 @@ BUILTIN: list[ToolSpec] = [
     ),
     ToolSpec(
         "segment",
-        "Semantic segmentation with the 150 ADE20K classes: classes by area, a colour map and an overlay.",
+        "Semantic segmentation with the 150 ADE20K classes (pixwizard-world: PixWorld's shape classes): "
+        "classes by area with their colours, a colour map and an overlay.",
         ImageArgs,
         SegmentOutput,
         segment,

@@ -11,7 +11,7 @@ Conventions: sizes are ``(width, height)``, arrays are ``(H, W[, C])`` at the in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -79,6 +79,8 @@ class LabelAnswer:
     labels: np.ndarray
     """``(H, W)`` int16."""
     names: tuple[str, ...]
+    palette: Any = None
+    """The `decoders.Palette` the colours were read in (None: ADE20K)."""
 
 
 @dataclass(frozen=True)

@@ -521,7 +521,7 @@ def _normal_answer(spec, output, prepared, options) -> NormalAnswer:
 
 def _segment_answer(spec, output, prepared, options) -> LabelAnswer:
     palette = options["palette"] or ade20k_palette()
-    return LabelAnswer(decode_segment(output, prepared.image.size, palette), palette.names)
+    return LabelAnswer(decode_segment(output, prepared.image.size, palette), palette.names, palette)
 
 
 def _regions_answer(spec, output, prepared, options) -> RegionsAnswer:

@@ -150,6 +150,7 @@ class ClassShare(BaseModel):
     label: int
     name: str
     fraction: float
+    color: tuple[int, int, int] | None = Field(None, description="The class's colour in the map (RGB).")
 
 
 class SegmentResult(ImageResult):

@@ -111,6 +111,7 @@ def run_task(
         prepared,
         color=slots.get("color"),
         preserve=preserve_unchanged,
+        palette=label_palette(pipe),
         roundtrip=lambda array: vae_roundtrip(pipe, array),
     )
     size = prepared.image.size
@@ -294,13 +295,27 @@ def _normal(spec, prepared, answer: NormalAnswer, final, base, slots, preserve) 
     return NormalResult(normals=normals, mean_normal=tuple(float(v) for v in mean), **simple)
 
 
+def label_palette(pipe) -> dec.Palette:
+    """The classes a model's segmentation colours stand for: PixWorld's for a model trained on it."""
+    if getattr(getattr(pipe, "config", None), "encoder_kind", None) == "world":
+        from pixwizard.world.samples import world_palette  # the world builds on the tasks
+
+        return world_palette()
+    return dec.ade20k_palette()
+
+
 def _segment(spec, prepared, answer: LabelAnswer, final, base, slots, preserve) -> SegmentResult:
-    palette = dec.ade20k_palette()
+    palette = answer.palette or dec.ade20k_palette()
     labels = answer.labels
     shares, unknown = dec.class_shares(labels, palette)
     return SegmentResult(
         labels=labels,
-        classes=[ClassShare(label=label, name=name, fraction=fraction) for label, name, fraction in shares],
+        classes=[
+            ClassShare(
+                label=label, name=name, fraction=fraction, color=tuple(int(c) for c in palette.colors[label])
+            )
+            for label, name, fraction in shares
+        ],
         unknown_fraction=unknown,
         palette_verified=palette.verified,
         overlay=dec.overlay_labels(np.asarray(prepared.image), labels, palette),

@@ -23,19 +23,30 @@ def _missing() -> str | None:
         return f"Chromium not found at {CHROMIUM} (apt-get install chromium; or set PIXWIZARD_CHROMIUM)"
     if shutil.which("node") is None:
         return "Node.js not found (node)"
-    if not (HERE / "node_modules" / "playwright-core").is_dir():
-        return f"playwright-core not installed (npm ci --prefix {HERE})"
+    for package in (
+        "playwright-core",
+        "esbuild",
+        "@modelcontextprotocol/ext-apps",
+        "@modelcontextprotocol/client",
+    ):
+        if not (HERE / "node_modules" / package).is_dir():
+            return f"{package} not installed (npm ci --prefix {HERE})"
     return None
 
 
 @pytest.fixture(scope="session")
-def browser_check():
-    """``browser_check(page, screenshot=None)``: what `check_page.mjs` saw on a local page (a dict)."""
+def browser_ready() -> None:
+    """Skip (or, under ``CI=true``, fail) when Chromium, Node or the npm packages are missing."""
     missing = _missing()
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests must run in CI: {missing}")
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def browser_check(browser_ready):
+    """``browser_check(page, screenshot=None)``: what `check_page.mjs` saw on a local page (a dict)."""
 
     def check(page: Path, screenshot: Path | None = None) -> dict:
         command = ["node", str(HERE / "check_page.mjs"), str(page)] + (
