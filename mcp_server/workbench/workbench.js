@@ -469,6 +469,13 @@ async function drawLineage(id) {
     for (const p of step.parents) if (!depthOf.has(p)) depthOf.set(p, d + 1);
   }
   const known = new Set(steps.map((s) => s.image));
+  // An input is named by the argument it fills (a painted "mask", a "region"); the photo stays "input".
+  const role = new Map();
+  for (const step of steps) {
+    for (const [key, value] of Object.entries(step.args || {})) {
+      if (key !== "image" && typeof value === "string" && step.parents.includes(value)) role.set(value, key);
+    }
+  }
   const nodes = steps.filter((s) => depthOf.has(s.image));
   const maxDepth = Math.max(...nodes.map((s) => depthOf.get(s.image)));
   const rows = new Map();
@@ -505,7 +512,7 @@ async function drawLineage(id) {
     const text = document.createElementNS(NS, "text");
     text.setAttribute("x", at.x + 5);
     text.setAttribute("y", at.y + 15);
-    text.textContent = step.tool || "input";
+    text.textContent = step.tool || role.get(step.image) || "input";
     const title = document.createElementNS(NS, "title");
     title.textContent = `${step.image}${step.tool ? ` (${step.tool})` : ""}`;
     g.append(rect, text, title);
