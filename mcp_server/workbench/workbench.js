@@ -8,7 +8,10 @@ const bridge = new McpAppBridge({ name: "pixwizard-workbench", version: WORKBENC
 const MAX_VIEW = 384; // CSS pixels of the longer side of the view
 const MASK_TINTS = [[255, 0, 200], [0, 200, 255], [255, 160, 0], [40, 220, 60], [255, 255, 255], [0, 0, 0]];
 const LEGEND_ROWS = 8;
-const ANALYSIS = new Set(["ground", "segment", "depth", "annotate"]);
+const ANALYSIS = new Set(["ground", "segment", "depth"]);
+// Kinds whose views read fields of their own output; an image opened by id has none of them.
+const STRUCTURED = new Set(["plan", "ground", "segment", "depth", "regenerated", "restore_then", "recipe"]);
+const MAX_CACHED = 48; // images kept decoded (oldest dropped first, never one the view shows)
 
 const state = {
   input: null, // the arguments of the call the host showed us
@@ -40,8 +43,25 @@ function loadImage(id) {
     });
     promise.catch(() => state.images.delete(id));
     state.images.set(id, promise);
+    const keep = new Set(viewImages());
+    for (const old of state.images.keys()) {
+      if (state.images.size <= MAX_CACHED) break;
+      if (!keep.has(old) && old !== id) state.images.delete(old);
+    }
+  } else {
+    const promise = state.images.get(id); // most recently used last
+    state.images.delete(id);
+    state.images.set(id, promise);
   }
   return state.images.get(id);
+}
+
+// The images the current view draws, which the cache keeps.
+function viewImages() {
+  const view = state.view;
+  if (!view) return [];
+  return [view.base, view.before, view.seg, view.depth, ...view.masks.map((m) => m.id), ...view.strip.map((i) => i.id)]
+    .filter(Boolean);
 }
 
 function pixels(img) {
@@ -94,7 +114,8 @@ function kindOf(output, toolName) {
   if (output.output && output.tool && "args" in output) return "regenerated";
   if (Array.isArray(output.restored)) return "restore_then";
   if ("region" in output && "verification" in output) return "recipe";
-  return toolName || (output.provenance && output.provenance.tool) || "image";
+  const name = toolName || (output.provenance && output.provenance.tool) || "image";
+  return STRUCTURED.has(name) ? "image" : name; // e.g. a depth map opened from the lineage: shown as it is
 }
 
 function parentOf(output) {
@@ -369,9 +390,11 @@ function renderSide(view) {
     caption.textContent = item.caption;
     figure.append(img, caption);
     figure.addEventListener("click", () => {
-      if (item.step && item.step.output) show(item.step.output, item.step.tool);
-      else showImage(item.id);
+      const keepStrip = { strip: view.strip, current: item.id };
+      if (item.step && item.step.output) show(item.step.output, item.step.tool, keepStrip);
+      else showImage(item.id, keepStrip);
     });
+    if (item.id === view.stripCurrent) figure.className = "current";
     strip.append(figure);
   }
   $("slider").hidden = !view.beforeImage;
@@ -383,19 +406,30 @@ function renderSide(view) {
 // ---- showing ----------------------------------------------------------------------------------------
 
 let showing = 0;
-async function show(output, toolName) {
+async function show(output, toolName, keepStrip = null) {
   const ticket = ++showing;
   setStatus("loading…");
   $("app").dataset.state = "loading";
   $("view").dataset.ready = "0";
   try {
     const view = await describe(output, toolName);
+    if (keepStrip && !view.strip.length) {
+      view.strip = keepStrip.strip;
+      view.stripCurrent = keepStrip.current;
+    }
     await prepare(view);
     if (ticket !== showing) return;
     view.scale = scaleFor(view.width, view.height);
     const keep = state.view && state.view.target === view.target && state.view.width === view.width && state.view.height === view.height;
+    const previous = state.view && state.view.target;
     state.view = view;
-    if (!keep) clearSelection(false);
+    if (!keep) {
+      const had = state.selection.pixels > 0;
+      clearTimeout(selectionChanged.timer);
+      clearSelection(false);
+      $("legend").dataset.all = "0";
+      if (had) tellModel(previous); // the model was told of a region of the previous image
+    }
     $("view").dataset.selected = String(state.selection.pixels);
     renderSide(view);
     render();
@@ -416,7 +450,7 @@ async function show(output, toolName) {
   }
 }
 
-async function showImage(id) {
+async function showImage(id, keepStrip = null) {
   let output = { image: { id }, provenance: null };
   try {
     const result = await bridge.callTool("history", { image: id, depth: 2 });
@@ -425,7 +459,7 @@ async function showImage(id) {
   } catch (error) {
     console.warn("[workbench] history:", error);
   }
-  await show(output, output.provenance && output.provenance.tool ? `${output.provenance.tool}` : "image");
+  await show(output, output.provenance && output.provenance.tool ? `${output.provenance.tool}` : "image", keepStrip);
 }
 
 function showError(error) {
@@ -457,6 +491,8 @@ async function drawLineage(id) {
   try {
     const result = await bridge.callTool("history", { image: id, depth: 12 });
     steps = resultOutput(result).steps;
+    const shown = state.view && (state.view.main ? state.view.main.id : state.view.base);
+    if (shown !== id) return; // another image is shown by now
   } catch (error) {
     svg.replaceChildren();
     svg.dataset.nodes = "";
@@ -532,9 +568,10 @@ function tool() {
 }
 
 function toImage(event) {
-  const rect = $("view").getBoundingClientRect();
-  const s = state.view.scale;
-  return [(event.clientX - rect.left) / s, (event.clientY - rect.top) / s];
+  const rect = $("view").getBoundingClientRect(); // as displayed, even if CSS scales the canvas
+  const sx = rect.width / state.view.width;
+  const sy = rect.height / state.view.height;
+  return [(event.clientX - rect.left) / sx, (event.clientY - rect.top) / sy];
 }
 
 // Every pixel whose centre lies within the brush radius of the segment a-b.
@@ -606,9 +643,18 @@ function selectionBox() {
 }
 
 // What the person selected, for the model (through the host's model-context update).
-async function tellModel() {
+async function tellModel(clearedOn = null) {
   const view = state.view;
   if (!view) return;
+  if (clearedOn) {
+    const text = `In the PixWizard workbench the selection on image ${clearedOn} was cleared (another image is shown).`;
+    try {
+      await bridge.updateModelContext([{ type: "text", text }], { image: view.target, selection: null });
+    } catch (error) {
+      console.warn("[workbench] model context:", error);
+    }
+    return;
+  }
   const sel = state.selection;
   const box = selectionBox();
   const share = view.width * view.height ? sel.pixels / (view.width * view.height) : 0;
@@ -782,7 +828,7 @@ bridge
   })
   .on("ui/notifications/tool-cancelled", (params) => showError(new Error(`cancelled${params.reason ? `: ${params.reason}` : ""}`)))
   .on("ui/notifications/host-context-changed", (context) => {
-    Object.assign(bridge.host.hostContext || (bridge.host.hostContext = {}), context);
+    if (bridge.host) Object.assign(bridge.host.hostContext || (bridge.host.hostContext = {}), context);
     applyContext(context);
   })
   .on("ui/resource-teardown", () => ({}));
@@ -817,5 +863,11 @@ $("to-parent").addEventListener("click", () => { if (state.view && state.view.pa
 
 bridge.connect().then((init) => {
   applyContext(init.hostContext);
+  const caps = init.hostCapabilities || {};
+  if (!caps.serverTools) {
+    // This host does not pass the app's tools/call on: the view works, steering cannot.
+    $("steer").disabled = true;
+    $("steer").title = "this host does not let apps call tools";
+  }
   bridge.autoResize(document.body);
 }, (error) => showError(error));

@@ -168,18 +168,95 @@ try {
   await frame.locator('html[data-theme="dark"]').waitFor({ timeout: 5000 });
   report.theme_dark = await frame.locator("html").getAttribute("data-theme");
 
-  // 3. Screenshots of the other views, for the README.
+  if (screensDir) await frame.locator("main").screenshot({ path: path.join(screensDir, "workbench-inpaint.png") });
+
+  // 3. Steering: a new seed, back to the parent, a lineage node, the readouts, a dragged box, a plan.
+  const sceneId = report.ground.provenance.args.image;
+  const readyImage = async (id) => {
+    await frame.locator(`#view[data-ready="1"][data-image="${id}"]`).waitFor({ timeout: 180000 });
+    return view.evaluate((el) => ({ ...el.dataset }));
+  };
+  const appCallsSince = (count) => received.filter((m) => m.method === "tools/call").slice(count)
+    .map((m) => ({ name: m.params.name, arguments: m.params.arguments || {} }));
+  const steer = {};
+  report.steer = steer;
+  let mark = received.filter((m) => m.method === "tools/call").length;
+  await frame.locator("#regenerate").click();
+  steer.regenerated = await ready("inpaint", report.after.image);
+  steer.regenerate_calls = appCallsSince(mark).map((c) => ({ name: c.name, image: c.arguments.image, seed: c.arguments.seed }));
+  await frame.locator("#to-parent").click();
+  steer.back = await readyImage(sceneId);
+  steer.back_disabled = await frame.locator("#to-parent").isDisabled();
+
+  // Depth over the scene: the value under the pointer; then its lineage node of the scene, clicked.
+  await page.evaluate((image) => window.host.call("depth", { image }), scene);
+  steer.depth = await ready("depth");
+  const dbox = await view.boundingBox();
+  await page.mouse.move(dbox.x + dbox.width * 0.55, dbox.y + dbox.height * 0.45);
+  steer.depth_readout = await frame.locator("#readout").textContent();
+  if (screensDir) await frame.locator("main").screenshot({ path: path.join(screensDir, "workbench-depth.png") });
+  // The depth map's own node: an analysis opened by id is shown as the image it is.
+  await frame.locator(`#lineage g.node[data-image="${steer.depth.image}"]`).click();
+  steer.depth_by_id = await readyImage(steer.depth.image);
+  await frame.locator(`#lineage g.node[data-image="${sceneId}"]`).click();
+  steer.lineage_click = await readyImage(sceneId);
+
+  // Segment: the legend lists classes with their areas.
+  await page.evaluate((image) => window.host.call("segment", { image }), scene);
+  steer.segment = await ready("segment");
+  steer.legend = await frame.locator("#legend tr").evaluateAll((rows) => rows.map((r) => r.textContent.trim()));
   if (screensDir) {
-    await frame.locator("main").screenshot({ path: path.join(screensDir, "workbench-inpaint.png") });
-    for (const tool of ["segment", "depth"]) {
-      await page.evaluate(([t, image]) => window.host.call(t, { image }), [tool, scene]);
-      await ready(tool);
-      await frame.locator("#lineage g.node").first().waitFor({ timeout: 30000 });
-      const vbox = await view.boundingBox();
-      await page.mouse.move(vbox.x + vbox.width * 0.55, vbox.y + vbox.height * 0.45);
-      await frame.locator("main").screenshot({ path: path.join(screensDir, `workbench-${tool}.png`) });
-    }
+    await page.mouse.move(dbox.x + dbox.width * 0.55, dbox.y + dbox.height * 0.45);
+    await frame.locator("main").screenshot({ path: path.join(screensDir, "workbench-segment.png") });
   }
+
+  // A box dragged over the hexagon on the segment view, then remove_object on it (the box as region).
+  await frame.locator('input[name="tool"][value="box"]').check();
+  const [bx0, by0, bx1, by1] = report.ground.objects[0]?.box || [30, 30, 60, 60];
+  const vb = await view.boundingBox();
+  const sc = Number(steer.segment.scale);
+  const at = (x, y) => [Math.round(vb.x + x * sc), Math.round(vb.y + y * sc)]; // whole screen pixels
+  // Inside the corner pixels, half a pixel from their edges: the rectangle then covers exactly them.
+  const [from, to] = [at(bx0 + 0.5, by0 + 0.5), at(bx1 - 0.5, by1 - 0.5)];
+  steer.drag = { from, to, scale: sc, view_box: vb };
+  await page.mouse.move(...from);
+  await page.mouse.down();
+  await page.mouse.move(...at((bx0 + bx1) / 2, (by0 + by1) / 2));
+  await page.mouse.move(...to);
+  await page.mouse.up();
+  await frame.locator(`#view[data-selected]:not([data-selected="0"])`).waitFor({ timeout: 10000 });
+  steer.box_selected = Number(await view.getAttribute("data-selected"));
+  await frame.locator("#action").selectOption("remove_object");
+  await frame.locator("#action-text").fill(referring);
+  mark = received.filter((m) => m.method === "tools/call").length;
+  await frame.locator("#run").click();
+  steer.removed = await ready("recipe");
+  const removeCall = appCallsSince(mark).find((c) => c.name === "remove_object");
+  if (removeCall) {
+    steer.remove_args = { ...removeCall.arguments, region: removeCall.arguments.region?.slice(0, 30) };
+    await fs.writeFile(path.join(outDir, "box_region.png"), Buffer.from(removeCall.arguments.region.split(",")[1], "base64"));
+  }
+
+  // A plan: every step's image in order, and a step shown when clicked.
+  const plan = { steps: [
+    { id: "s1", tool: "restore", args: { image: "$input", problem: "denoise" } },
+    { id: "s2", tool: "depth", args: { image: "$s1.image" } },
+  ] };
+  const planResult = await page.evaluate(([p, image]) => window.host.call("run_plan", { plan: p, images: [image] })
+    .then((r) => r.structuredContent), [plan, scene]);
+  steer.plan_steps = planResult.steps.map((st) => ({ tool: st.tool, images: st.images }));
+  steer.plan_view = await ready("plan");
+  const images = frame.locator("#plan-strip figure img");
+  for (let k = 0; k < 100; k++) {
+    if (await images.evaluateAll((all) => all.length > 0 && all.every((img) => img.naturalWidth > 0))) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  steer.strip = await frame.locator("#plan-strip figure").evaluateAll((figures) =>
+    figures.map((f) => ({ image: f.dataset.image, caption: f.querySelector("figcaption").textContent, loaded: f.querySelector("img").naturalWidth > 0 })));
+  await frame.locator("#plan-strip figure").first().click();
+  steer.strip_click = await readyImage(steer.plan_steps[0].images[0]);
+  steer.strip_after_click = await frame.locator("#plan-strip figure").evaluateAll((figures) =>
+    figures.map((f) => ({ image: f.dataset.image, current: f.classList.contains("current") })));
 } catch (error) {
   report.failure = String(error && error.stack ? error.stack : error);
 } finally {

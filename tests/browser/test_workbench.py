@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -142,11 +143,58 @@ def test_a_painted_mask_reaches_the_server_and_inpaint_runs_from_the_app(run):
 
 def test_the_selection_is_told_to_the_model_and_the_view_follows_the_host_theme(run):
     report, _ = run
-    told = report["model_context"][-1]
+    told = [m for m in report["model_context"] if m["structuredContent"]["selection"]][-1]
     selection = told["structuredContent"]["selection"]
+    # The inpaint result replaced the image: the model hears that the selection on the scene was cleared.
+    last = report["model_context"][-1]
+    assert last["structuredContent"]["selection"] is None and "was cleared" in last["content"][0]["text"]
+    assert report["ground"]["provenance"]["args"]["image"] in last["content"][0]["text"]
     assert selection["kind"] == "mask" and selection["pixels"] > 300
     assert "painted mask" in told["content"][0]["text"]
     assert told["structuredContent"]["image"] == report["ground"]["provenance"]["args"]["image"]
     assert report["theme_light"] == "light" and report["theme_dark"] == "dark"
     assert report["host_log"]["sizes"], "the view reports its size"
     assert {"ground", "inpaint", "remove_object", "run_plan"} <= set(report["tool_meta"])
+
+
+def test_steering_new_seed_parent_lineage_readouts_a_dragged_box_and_a_plan(run):
+    report, out = run
+    steer = report["steer"]
+    scene_id = report["ground"]["provenance"]["args"]["image"]
+    # New seed: regenerate on the inpaint result, from the app; the new image has the same parent.
+    (call,) = [c for c in steer["regenerate_calls"] if c["name"] == "regenerate"]
+    assert call["image"] == report["after"]["image"] and isinstance(call["seed"], int)
+    assert steer["regenerated"]["image"] not in (report["after"]["image"], scene_id)
+    assert steer["regenerated"]["parent"] == scene_id
+    # Back to the parent, which is an input (nothing further back); a lineage node shows its image.
+    assert steer["back"]["image"] == scene_id and steer["back_disabled"]
+    assert steer["lineage_click"]["image"] == scene_id
+    assert steer["depth_by_id"]["kind"] == "image" and steer["depth_by_id"]["parent"] == scene_id
+    # Depth: a value under the pointer; segment: the legend's classes with their areas.
+    assert steer["depth"]["parent"] == scene_id
+    assert re.fullmatch(r"\(\d+, \d+\) depth [01]\.\d{3} \(1 = nearest\)", steer["depth_readout"])
+    assert steer["legend"] and all(re.search(r"\d+\.\d%$", row) for row in steer["legend"])
+    # The dragged box is the region remove_object received (pixel for pixel), and the view shows its result.
+    drag = steer["drag"]
+    origin, scale = drag["view_box"], drag["scale"]
+    (x0, y0), (x1, y1) = [
+        ((x - origin["x"]) / scale, (y - origin["y"]) / scale) for x, y in (drag["from"], drag["to"])
+    ]
+    box = np.zeros((SCENE[3], SCENE[2]), bool)  # every pixel the dragged rectangle touches
+    box[int(np.floor(y0)) : int(np.ceil(y1)), int(np.floor(x0)) : int(np.ceil(x1))] = True
+    region = _mask(out / "box_region.png")
+    assert steer["box_selected"] == box.sum() and _iou(region, box) >= 0.95
+    assert steer["remove_args"]["image"] == scene_id and steer["remove_args"]["target"] == TARGET
+    assert steer["removed"]["kind"] == "recipe" and steer["removed"]["parent"] == scene_id
+    # A plan: every step's image, in order, loaded; clicking a step shows it.
+    planned = [step["images"][0] for step in steer["plan_steps"]]
+    assert [s["tool"] for s in steer["plan_steps"]] == ["restore", "depth"]
+    assert [f["image"] for f in steer["strip"]] == planned
+    assert [f["caption"] for f in steer["strip"]] == ["1 restore", "2 depth"]
+    assert all(f["loaded"] for f in steer["strip"])
+    assert steer["strip_click"]["image"] == planned[0]
+    # The plan's strip stays while one of its steps is shown, that step marked.
+    assert steer["strip_after_click"] == [
+        {"image": planned[0], "current": True},
+        {"image": planned[1], "current": False},
+    ]
