@@ -53,6 +53,11 @@ def test_wheel_holds_only_pixwizard(wheel):
     for sub in ("tools", "agents", "mcp_server"):
         assert f"pixwizard/{sub}/__init__.py" in names
     assert not any(name.startswith(("tests/", "scripts/")) for name in names)
+    # Package data the installed server and the built-in model need.
+    for part in ("index.html", "workbench.css", "bridge.js", "workbench.js"):
+        assert f"pixwizard/mcp_server/workbench/{part}" in names, part
+    for part in ("diffusion_pytorch_model.safetensors", "config.json", "protocol.json", "evaluation.md"):
+        assert f"pixwizard/models/pixwizard_world/{part}" in names, part
 
 
 def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):
@@ -86,6 +91,9 @@ def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):
         pipe.set_progress_bar_config(disable=True)
         result = pipe("Remove the rain", image=Image.new("RGB", (50, 40)), num_inference_steps=3)
         assert result.images[0].size == (50, 40), result.images[0].size
+        from pixwizard.mcp_server.app import workbench_html
+        html = workbench_html()  # (doubled braces: this probe is an f-string)
+        assert "class McpAppBridge" in html and "{{{{CSS}}}}" not in html and "{{{{CSP}}}}" not in html
         print(len(names))
         """
     )
