@@ -563,6 +563,12 @@ async function drawLineage(id) {
 
 // ---- selection: brush, eraser, box ------------------------------------------------------------------
 
+// The brush's size is in screen pixels (what the person sees), its radius here in image pixels.
+function brushRadius() {
+  const rect = $("view").getBoundingClientRect();
+  return Number($("brush-size").value) / 2 / (rect.width / state.view.width || 1);
+}
+
 function tool() {
   return document.querySelector('input[name="tool"]:checked').value;
 }
@@ -682,7 +688,7 @@ function onPointerDown(event) {
     state.selection = { mask: null, box: null, pixels: 0 };
   } else {
     if (state.selection.box) state.selection = { mask: state.selection.mask, box: null, pixels: 0 };
-    stamp(p, p, Number($("brush-size").value) / 2, mode === "brush" ? 1 : 0);
+    stamp(p, p, brushRadius(), mode === "brush" ? 1 : 0);
     countSelection();
     render();
   }
@@ -696,7 +702,7 @@ function onPointerMove(event) {
   if (stroke.mode === "box") {
     state.selection.box = normalisedBox(stroke.start, p);
   } else {
-    stamp(stroke.last, p, Number($("brush-size").value) / 2, stroke.mode === "brush" ? 1 : 0);
+    stamp(stroke.last, p, brushRadius(), stroke.mode === "brush" ? 1 : 0);
   }
   stroke.last = p;
   render();
@@ -841,7 +847,7 @@ view.addEventListener("pointercancel", onPointerUp);
 view.addEventListener("pointerleave", () => { $("readout").textContent = ""; });
 for (const id of ["show-masks", "show-boxes", "show-labels", "show-selection"]) $(id).addEventListener("change", render);
 $("slider").addEventListener("input", render);
-$("brush-size").addEventListener("input", () => { $("brush-size-value").textContent = $("brush-size").value; });
+$("brush-size").addEventListener("input", () => { $("brush-size-value").textContent = `${$("brush-size").value} px`; });
 document.querySelectorAll('input[name="tool"]').forEach((radio) => radio.addEventListener("change", () => { view.className = tool(); }));
 $("clear").addEventListener("click", () => clearSelection(true));
 $("action").addEventListener("change", updateRunButton);

@@ -114,7 +114,7 @@ try {
 
   // 2. The person paints a stroke with the brush, then runs inpaint on it from the app.
   await frame.locator('input[name="tool"][value="brush"]').check();
-  const size = 10;
+  const size = 40; // screen pixels: a radius of 5 image pixels at the view's scale of 4
   await frame.locator("#brush-size").evaluate((el, v) => {
     el.value = String(v);
     el.dispatchEvent(new Event("input", { bubbles: true }));

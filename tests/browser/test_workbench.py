@@ -87,7 +87,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def _stroke_region(stroke: dict, shape: tuple[int, int]) -> np.ndarray:
     """Pixels whose centre lies within the brush radius of the polyline the pointer moved along."""
-    box, scale, radius = stroke["view_box"], stroke["scale"], stroke["size"] / 2
+    box, scale = stroke["view_box"], stroke["scale"]
+    radius = stroke["size"] / 2 / scale  # the brush's size is in screen pixels
     points = [((x - box["x"]) / scale, (y - box["y"]) / scale) for x, y in stroke["sent"]]
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]] + 0.5
     region = np.zeros(shape, bool)
