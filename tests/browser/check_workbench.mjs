@@ -133,7 +133,7 @@ try {
   await page.mouse.down();
   for (const point of sent.slice(1)) await page.mouse.move(...point);
   await page.mouse.up();
-  report.stroke = { size, scale, sent, view_box: box };
+  report.stroke = { size, scale, sent, view_box: box, app_rect: await view.evaluate((el) => el.getBoundingClientRect().toJSON()) };
   await frame.locator(`#view[data-selected]:not([data-selected="0"])`).waitFor({ timeout: 10000 });
   await page.waitForFunction(() => window.host.log.modelContext.length > 0, null, { timeout: 10000 });
   if (screensDir) await frame.locator("main").screenshot({ path: path.join(screensDir, "workbench-painted.png") });

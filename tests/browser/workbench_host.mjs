@@ -25,7 +25,8 @@ async function mount(uri, tool, args, result) {
   const iframe = document.createElement("iframe");
   iframe.id = "frame";
   iframe.setAttribute("sandbox", "allow-scripts");
-  iframe.style.cssText = "width: 820px; height: 640px; border: 1px solid #999; display: block";
+  // No border: the frame's content then starts where Playwright's boxes of its elements say (they leave a border out).
+  iframe.style.cssText = "width: 820px; height: 640px; border: 0; display: block";
   document.body.append(iframe);
   bridge = new AppBridge(
     client,
@@ -46,7 +47,7 @@ async function mount(uri, tool, args, result) {
   };
   bridge.onsizechange = ({ width, height }) => {
     log.sizes.push({ width, height });
-    if (height) iframe.style.height = `${height + 2}px`;
+    if (height) iframe.style.height = `${height}px`;
   };
   await bridge.connect(new PostMessageTransport(iframe.contentWindow, iframe.contentWindow));
   iframe.srcdoc = content.text;
