@@ -89,6 +89,8 @@ const McpAppBridge = (() => {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           this.pending.delete(id);
+          // Tell the host to stop (and so the server, for a tools/call): nobody waits for the answer now.
+          this.notify("notifications/cancelled", { requestId: id, reason: "timed out in the view" });
           reject(new Error(`${method}: no answer from the host in ${Math.round(timeoutMs / 1000)} s`));
         }, timeoutMs);
         this.pending.set(id, { resolve, reject, timer });
