@@ -21,6 +21,13 @@ from pixwizard.tools.schemas import Generation, ImageOut, ImageRef, Restoration,
 from pixwizard.tools.spec import ToolError
 from pydantic import BaseModel, Field
 
+# A region given as a mask instead of found by grounding (remove_object and replace_object share it).
+RegionRef = image_ref(
+    "The object's mask (white), e.g. painted by a person: used as the region instead of grounding "
+    "`target` (and not grown), which then only names the object for the check.",
+    optional=True,
+)
+
 Box = tuple[int, int, int, int]
 DEFAULT_THRESHOLD = 0.3
 
@@ -41,11 +48,7 @@ class RemoveArgs(RecipeArgs):
 
     image: str = ImageRef
     target: str = Field(min_length=1, max_length=300, description="What to remove, e.g. 'the red car'.")
-    region: str | None = image_ref(
-        "The object's mask (white), e.g. painted by a person: used as the region instead of grounding "
-        "`target` (and not grown), which then only names the object for the check.",
-        optional=True,
-    )
+    region: str | None = RegionRef
 
 
 class ReplaceArgs(RecipeArgs):
@@ -54,11 +57,7 @@ class ReplaceArgs(RecipeArgs):
     image: str = ImageRef
     target: str = Field(min_length=1, max_length=300, description="What to replace, e.g. 'the dog'.")
     replacement: str = Field(min_length=1, max_length=300, description="What to put there, e.g. 'a cat'.")
-    region: str | None = image_ref(
-        "The object's mask (white), e.g. painted by a person: used as the region instead of grounding "
-        "`target` (and not grown), which then only names the object for the check.",
-        optional=True,
-    )
+    region: str | None = RegionRef
 
 
 class AddArgs(RecipeArgs):
@@ -333,16 +332,17 @@ def _ground_region(ctx, args, input_id, referring, intermediates, cancel):
     return True, region_id, obj.mask.id, _bbox(_mask_of(ctx, region_id)) or obj.box
 
 
-def _given_region(ctx: ToolContext, input_id: str, reference: str) -> str:
-    """Store a given region mask; it must have the image's size and select something."""
+def _given_region(ctx: ToolContext, input_id: str, reference: str) -> tuple[str, Box]:
+    """Store a given region mask; its id and box. It must have the image's size and select something."""
     region_id = _input_id(ctx, reference.strip())
     mask = _mask_of(ctx, region_id)
     size = ctx.store.load(input_id).image.size
     if mask.shape[::-1] != size:
         raise ToolError(f"the region is {mask.shape[1]}x{mask.shape[0]} but the image is {size[0]}x{size[1]}")
-    if not mask.any():
+    box = _bbox(mask)
+    if box is None:
         raise ToolError("the region mask is empty: paint the region white")
-    return region_id
+    return region_id, box
 
 
 def _bbox(mask: np.ndarray) -> Box | None:
@@ -357,8 +357,8 @@ def _object_edit(ctx, args, caption: str | None, verify: str, wants_found: bool,
     input_id = _input_id(ctx, args.image)
     steps: list[Intermediate] = []
     if args.region is not None:
-        found, region_id = True, _given_region(ctx, input_id, args.region)
-        object_id, box = region_id, _bbox(_mask_of(ctx, region_id))
+        region_id, box = _given_region(ctx, input_id, args.region)
+        found, object_id = True, region_id
     else:
         found, region_id, object_id, box = _ground_region(ctx, args, input_id, args.target, steps, cancel)
     if not found:
@@ -476,8 +476,7 @@ def add_object(args: AddArgs, ctx: ToolContext, progress=None, cancel=None) -> R
     if isinstance(where, tuple):
         box = where
     elif where_is_mask:
-        region_id = _given_region(ctx, input_id, where)
-        box = _bbox(_mask_of(ctx, region_id))
+        region_id, box = _given_region(ctx, input_id, where)
     else:
         box = _place_box(where, size)
         if box is None:

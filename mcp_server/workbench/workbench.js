@@ -14,7 +14,6 @@ const STRUCTURED = new Set(["plan", "ground", "segment", "depth", "regenerated",
 const MAX_CACHED = 48; // images kept decoded (oldest dropped first, never one the view shows)
 
 const state = {
-  input: null, // the arguments of the call the host showed us
   view: null, // what is shown: see show()
   images: new Map(), // id -> Promise<HTMLImageElement>
   selection: { mask: null, box: null, pixels: 0 },
@@ -241,9 +240,6 @@ async function prepare(view) {
       d.set(seg.data);
       for (let i = 3; i < d.length; i += 4) d[i] = 140;
     }));
-    for (const entry of view.legend) {
-      if (!entry.color) entry.color = null;
-    }
   }
   if (view.depth) {
     const grey = pixels(await loadImage(view.depth));
@@ -652,24 +648,21 @@ function selectionBox() {
 async function tellModel(clearedOn = null) {
   const view = state.view;
   if (!view) return;
-  if (clearedOn) {
-    const text = `In the PixWizard workbench the selection on image ${clearedOn} was cleared (another image is shown).`;
-    try {
-      await bridge.updateModelContext([{ type: "text", text }], { image: view.target, selection: null });
-    } catch (error) {
-      console.warn("[workbench] model context:", error);
-    }
-    return;
-  }
   const sel = state.selection;
   const box = selectionBox();
   const share = view.width * view.height ? sel.pixels / (view.width * view.height) : 0;
-  const text = sel.pixels
-    ? `In the PixWizard workbench the person selected a region of image ${view.target} (${view.width}x${view.height}): ` +
+  let text;
+  if (clearedOn) {
+    text = `In the PixWizard workbench the selection on image ${clearedOn} was cleared (another image is shown).`;
+  } else if (sel.pixels) {
+    text = `In the PixWizard workbench the person selected a region of image ${view.target} (${view.width}x${view.height}): ` +
       `${sel.box ? "a box" : "a painted mask"} of ${sel.pixels} pixels (${(share * 100).toFixed(1)}% of the image), ` +
-      `bounding box [${box.join(", ")}] (x0, y0, x1, y1, exclusive).`
-    : `In the PixWizard workbench the person cleared their selection on image ${view.target}.`;
-  const structured = { image: view.target, selection: sel.pixels ? { kind: sel.box ? "box" : "mask", box, pixels: sel.pixels, share } : null };
+      `bounding box [${box.join(", ")}] (x0, y0, x1, y1, exclusive).`;
+  } else {
+    text = `In the PixWizard workbench the person cleared their selection on image ${view.target}.`;
+  }
+  const selection = sel.pixels && !clearedOn ? { kind: sel.box ? "box" : "mask", box, pixels: sel.pixels, share } : null;
+  const structured = { image: view.target, selection };
   try {
     await bridge.updateModelContext([{ type: "text", text }], structured);
   } catch (error) {
@@ -823,7 +816,7 @@ function applyContext(context) {
 // ---- wiring -----------------------------------------------------------------------------------------
 
 bridge
-  .on("ui/notifications/tool-input", (params) => { state.input = params.arguments || {}; setStatus("running…"); })
+  .on("ui/notifications/tool-input", () => setStatus("running…"))
   .on("ui/notifications/tool-input-partial", () => setStatus("preparing…"))
   .on("ui/notifications/tool-result", (result) => {
     try {

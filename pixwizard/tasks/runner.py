@@ -297,7 +297,7 @@ def _normal(spec, prepared, answer: NormalAnswer, final, base, slots, preserve) 
 
 def label_palette(pipe) -> dec.Palette:
     """The classes a model's segmentation colours stand for: PixWorld's for a model trained on it."""
-    if getattr(getattr(pipe, "config", None), "encoder_kind", None) == "world":
+    if pipe.config.encoder_kind == "world":
         from pixwizard.world.samples import world_palette  # the world builds on the tasks
 
         return world_palette()
