@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HEAVY = ("diffusers", "transformers", "accelerate", "scipy", "cv2", "langchain_core", "mcp")
+HEAVY = ("diffusers", "transformers", "accelerate", "scipy", "torch._dynamo", "cv2", "langchain_core", "mcp")
 
 PROBE = """
 import json, sys

@@ -25,13 +25,14 @@ from torch import Tensor
 
 from pixwizard._fs import atomic_folder
 from pixwizard.errors import CheckpointError
+from pixwizard.model.configured import WEIGHTS_NAME
 from pixwizard.model.layers import ffn_hidden_dim
 from pixwizard.model.transformer import PixWizardTransformer
 
 OFFICIAL_WEIGHTS = "consolidated.00-of-01.pth"
 OFFICIAL_EMA_WEIGHTS = "consolidated_ema.00-of-01.pth"
 OFFICIAL_ARGS = "model_args.pth"
-WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+
 CONVERSION_RECORD = "pixwizard_conversion.json"
 _OFFICIAL_SAMPLE_TOKENS = 256  # never overridden by the authors' scripts
 

@@ -22,14 +22,13 @@ import math
 from collections.abc import Sequence
 
 import torch
-from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import register_to_config
 from einops import rearrange
 from torch import Tensor, nn
 
 from pixwizard.errors import ConfigError
 from pixwizard.model import rng
 from pixwizard.model.blocks import Conditions, CrossKV, FinalLayer, PixWizardBlock
+from pixwizard.model.configured import ConfiguredModule, records_config
 from pixwizard.model.guidance import OFFICIAL_GUIDED_CHANNELS, guide
 from pixwizard.model.layers import RMSNorm, TimestepEmbedder, check_shape, ffn_hidden_dim, rope_table
 from pixwizard.model.token_sampler import TokenSelection, gumbel_noise
@@ -49,7 +48,7 @@ def _check(cond: bool, message: str) -> None:
         raise ValueError(message)
 
 
-class PixWizardTransformer(ModelMixin, ConfigMixin):
+class PixWizardTransformer(ConfiguredModule):
     """The PixWizard transformer; predicts the flow velocity of the target latent.
 
     Args:
@@ -78,10 +77,9 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             basics: let denoising generative models denoise").
     """
 
-    _supports_gradient_checkpointing = True
     _no_split_modules = ["PixWizardBlock"]
 
-    @register_to_config
+    @records_config
     def __init__(
         self,
         patch_size: int = 2,
@@ -113,7 +111,6 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
             )
         if (dim // n_heads) % 4:
             raise ConfigError(f"head dim {dim // n_heads} must be a multiple of 4 for 2-D RoPE")
-        self.gradient_checkpointing = False
         self.head_dim = dim // n_heads
         out_channels = 2 * in_channels if learn_sigma else in_channels
         cond_dim = min(dim, 1024)
@@ -145,28 +142,6 @@ class PixWizardTransformer(ModelMixin, ConfigMixin):
         )
         self.final_layer = FinalLayer(dim, patch_size * patch_size * out_channels, cond_dim)
         self.initialize_weights()
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs) -> PixWizardTransformer:
-        """Diffusers' loader, then every parameter moved to aligned memory.
-
-        safetensors loading can leave tensors at unaligned addresses inside the file buffer; CPU kernels
-        then take other vector paths and round differently, so a saved model would not reproduce its
-        outputs bit for bit. Copying the few unaligned tensors restores exact reproduction.
-
-        Args:
-            *args: As `diffusers.ModelMixin.from_pretrained`.
-            **kwargs: As `diffusers.ModelMixin.from_pretrained`.
-
-        Returns:
-            The loaded model.
-        """
-        model = super().from_pretrained(*args, **kwargs)
-        with torch.no_grad():
-            for param in model.parameters():
-                if param.device.type == "cpu" and param.data_ptr() % 64:
-                    param.data = param.data.clone()
-        return model
 
     def initialize_weights(self) -> None:
         """From-scratch initialisation of the authors' recipe (zero gates, adaLN and final layer)."""

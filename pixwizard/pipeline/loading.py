@@ -88,15 +88,8 @@ def _untrained_world(cls, source: str, **options):
     )
 
 
-def _diffusers_load(cls, folder: Path, kwargs: dict):
-    """Load our ``save_pretrained`` layout for ``cls`` with diffusers' own loader."""
-    from diffusers import DiffusionPipeline
-
-    return DiffusionPipeline.from_pretrained.__func__(cls, folder, **kwargs)
-
-
 def _ours(cls, source: str, **options):
-    return _diffusers_load(cls, Path(source).expanduser(), options["kwargs"])
+    return cls.load_folder(Path(source).expanduser(), **options["kwargs"])
 
 
 def _export(cls, source: str, **options):
@@ -110,7 +103,7 @@ def _released(cls, source: str, **options):
 
 
 def _hub(cls, source: str, **options):
-    return _diffusers_load(cls, _snapshot(source), options["kwargs"])
+    return cls.load_folder(_snapshot(source), **options["kwargs"])
 
 
 def _is_released(source: str, local: Path) -> bool:

@@ -55,7 +55,8 @@ class _Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(shape.max_position_embeddings, shape.hidden_size)
         self.token_type_embeddings = nn.Embedding(shape.type_vocab_size, shape.hidden_size)
         self.LayerNorm = nn.LayerNorm(shape.hidden_size, eps=shape.layer_norm_eps)
-        self.register_buffer("position_ids", torch.arange(shape.max_position_embeddings)[None])
+        positions = torch.arange(shape.max_position_embeddings, device="cpu")  # real even under meta
+        self.register_buffer("position_ids", positions[None])
 
     def forward(self, ids: Tensor) -> Tensor:
         positions = self.position_ids[:, : ids.shape[1]]
@@ -152,6 +153,11 @@ class MiniLM(nn.Module):
         self.pooler = _Pooler(shape)
 
     @property
+    def config(self) -> BertShape:
+        """Its sizes (``config.hidden_size``, as ``transformers`` names them)."""
+        return self.shape
+
+    @property
     def dtype(self) -> torch.dtype:
         """The parameters' dtype."""
         return self.embeddings.word_embeddings.weight.dtype
@@ -167,7 +173,9 @@ class MiniLM(nn.Module):
         from safetensors.torch import load_file
 
         folder = Path(folder)
-        with torch.device("meta"):
+        from pixwizard.model.configured import empty_weights
+
+        with empty_weights():
             model = cls(BertShape.read(folder))
         model.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True, assign=True)
         return model.eval()
@@ -223,6 +231,10 @@ class WordPieceTokenizer:
     def from_pretrained(cls, folder: str | Path) -> WordPieceTokenizer:
         """The tokenizer in ``folder``."""
         return cls(folder)
+
+    def get_vocab(self) -> dict[str, int]:
+        """Every token (added ones included) and its id."""
+        return self._tokenizer.get_vocab(with_added_tokens=True)
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Copy ``tokenizer.json`` (and the small configuration files beside it) into ``folder``."""

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline
-from diffusers.utils import BaseOutput
 from PIL import Image
 from torch import Tensor
 
@@ -33,6 +31,7 @@ from pixwizard.model.token_sampler import TokenSelection
 from pixwizard.model.transformer import PixWizardTransformer
 from pixwizard.pipeline import small
 from pixwizard.pipeline.buckets import choose_bucket
+from pixwizard.pipeline.components import ComponentPipeline
 from pixwizard.pipeline.encoders import ClipImageEncoder, ClipTextEncoder, GemmaTextEncoder, VaeCodec
 from pixwizard.pipeline.image_processing import pil_to_tensor, resize_to, tensor_to_pil, to_rgb
 from pixwizard.pipeline.roles import ImageTokens, LatentCodec, PooledText, TextTokens
@@ -94,7 +93,7 @@ class GenerationCancelled(PixWizardError):
 
 
 @dataclass
-class PixWizardPipelineOutput(BaseOutput):
+class PixWizardPipelineOutput:
     """What a call returns.
 
     Attributes:
@@ -140,7 +139,7 @@ class _Item:
     generator: torch.Generator | None
 
 
-class PixWizardPipeline(DiffusionPipeline):
+class PixWizardPipeline(ComponentPipeline):
     """The PixWizard pipeline: Gemma + CLIP text, CLIP image tokens, SDXL VAE, the transformer, a solver.
 
     Args:
@@ -180,7 +179,6 @@ class PixWizardPipeline(DiffusionPipeline):
         random_weights: bool = False,
         encoder_kind: str = "released",
     ):
-        super().__init__()
         if encoder_kind not in ENCODER_KINDS:
             raise ValueError(f"encoder_kind must be one of {', '.join(ENCODER_KINDS)}, got {encoder_kind!r}")
         self.register_modules(
@@ -240,7 +238,8 @@ class PixWizardPipeline(DiffusionPipeline):
             gemma: Gemma-2B folder or repository id (authors' layout only).
             clip: CLIP-L/14-336 folder or repository id (authors' layout only).
             vae: SDXL VAE folder or repository id (authors' layout only).
-            **kwargs: Passed to diffusers' loader for our layout.
+            **kwargs: For a folder in our layout: components (or configuration values) to use instead of
+                the folder's.
 
         Returns:
             The pipeline, placed and configured.
@@ -275,9 +274,7 @@ class PixWizardPipeline(DiffusionPipeline):
         device = resolve_device(device)
         if dtype is None:
             dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-        # nn.Module.to directly: diffusers' ModelMixin.to warns about "modules to keep in float32" even when
-        # there are none (and ours has none).
-        torch.nn.Module.to(self.transformer, dtype=dtype)
+        self.transformer.to(dtype=dtype)
         self.text_encoder.to(dtype=dtype)
         if self.vae is not None:
             torch.nn.Module.to(self.vae, dtype=torch.float32)  # the SDXL VAE overflows in half precision

@@ -68,3 +68,8 @@ def test_a_missing_weight_is_refused(tmp_path, both):
     save_file(state, str(tmp_path / "model.safetensors"))
     with pytest.raises(RuntimeError, match="pooler.dense.bias"):
         MiniLM.from_pretrained(tmp_path)
+
+
+def test_the_vocabulary_is_the_same(both):
+    (_, ref_tok), (_, tok) = both
+    assert tok.get_vocab() == ref_tok.get_vocab()  # the encoder digest of training exports reads it
