@@ -33,7 +33,20 @@ SDXL_VAE_SCALE = 0.13025
 
 
 def _device_of(module: torch.nn.Module) -> torch.device:
+    """Where ``module`` computes: an offload hook's execution device, else where its parameters are.
+
+    Under sequential offload the parameters sit on the meta device between calls, and under model offload
+    on the CPU; inputs go where the hook will run the module.
+    """
+    for part in module.modules():
+        device = getattr(getattr(part, "_hf_hook", None), "execution_device", None)
+        if device is not None:
+            return torch.device(device)
     return next(module.parameters()).device
+
+
+def _placement(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    return _device_of(module), next(module.parameters()).dtype
 
 
 @dataclass
@@ -142,8 +155,8 @@ class ClipImageEncoder:
     @torch.no_grad()
     def __call__(self, images: Tensor) -> Tensor:
         """Patch tokens of the last layer, CLS dropped, no post-norm: ``(B, N, hidden)``."""
-        param = next(self.model.parameters())
-        pixels = self.preprocess(images.to(param.device)).to(param.dtype)
+        device, dtype = _placement(self.model)
+        pixels = self.preprocess(images.to(device)).to(dtype)
         return self.model(pixel_values=pixels).last_hidden_state[:, 1:]
 
 
@@ -174,8 +187,7 @@ class VaeCodec:
     @torch.no_grad()
     def posterior(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and standard deviation of the VAE posterior of images in [-1, 1] (unscaled)."""
-        param = next(self.vae.parameters())
-        dist = self.vae.encode(images.to(param.device, param.dtype)).latent_dist
+        dist = self.vae.encode(images.to(*_placement(self.vae))).latent_dist
         return dist.mean, dist.std
 
     def sample(self, mean: Tensor, std: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -194,8 +206,7 @@ class VaeCodec:
     @torch.no_grad()
     def decode(self, latents: Tensor) -> Tensor:
         """Latents → images in [-1, 1] (not clamped)."""
-        param = next(self.vae.parameters())
-        return self.vae.decode(latents.to(param.device, param.dtype) / self.scale + self.shift).sample
+        return self.vae.decode(latents.to(*_placement(self.vae)) / self.scale + self.shift).sample
 
 
 # The released encoders' configurations (for shapes and memory estimates; the weights come from the Hub).

@@ -8,6 +8,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 from PIL import Image
 
+from pixwizard.errors import PixWizardError
 from pixwizard.pipeline import GenerationCancelled, PixWizardPipeline, tiny_random
 from pixwizard.pipeline.sampling import SchedulerSolver
 
@@ -141,11 +142,14 @@ def test_bfloat16_on_cpu_is_close_to_float32(photo):
     assert ((out.float() - ref).abs().max() / ref.abs().max()) < 5e-2
 
 
-def test_model_cpu_offload_on_cpu_gives_the_same_result(photo):
+@pytest.mark.parametrize("offload", ["model", "sequential"])
+def test_cpu_offload_on_cpu_gives_the_same_result(photo, offload):
     ref = _latent(tiny_random(), photo)
-    offloaded = tiny_random().configure(device="cpu", offload="model")
+    offloaded = tiny_random().configure(device="cpu", offload=offload)
     offloaded.set_progress_bar_config(disable=True)
     assert torch.equal(_latent(offloaded, photo), ref)
+    with pytest.raises(PixWizardError, match="offload is already on"):
+        offloaded.enable_model_cpu_offload(device="cpu")
 
 
 def test_saved_pipeline_reloads_identically(pipe, photo, tmp_path):
