@@ -86,7 +86,7 @@ class ComponentPipeline:
                 dtype = arg
             else:
                 device = arg
-        if device is not None and self.__dict__.get("_offload_hooks"):
+        if device is not None and self.__dict__.get("_offload_device") is not None:
             raise PixWizardError("this pipeline is offloaded; build a new one to place it on one device")
         for _, module in self._modules_in_order():
             module.to(device=device, dtype=dtype)

@@ -150,6 +150,8 @@ def test_cpu_offload_on_cpu_gives_the_same_result(photo, offload):
     assert torch.equal(_latent(offloaded, photo), ref)
     with pytest.raises(PixWizardError, match="offload is already on"):
         offloaded.enable_model_cpu_offload(device="cpu")
+    with pytest.raises(PixWizardError, match="is offloaded"):
+        offloaded.to("cpu")
 
 
 def test_saved_pipeline_reloads_identically(pipe, photo, tmp_path):
