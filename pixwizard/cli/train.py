@@ -17,7 +17,9 @@ EXAMPLES = [
 
 @handle_errors
 def train(
-    config: Annotated[str, typer.Argument(help="A config YAML file or a preset (debug, finetune, stage1).")],
+    config: Annotated[
+        str, typer.Argument(help="A config YAML file or a preset (debug, finetune, stage1, world).")
+    ],
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, dotted keys.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the run's newest checkpoint.")] = False,
     minutes: Annotated[

@@ -611,8 +611,9 @@ class Trainer:
         start = time.perf_counter()
         model = build_model(self.config).to(self.device)
         model.load_state_dict({name: _full(value) for name, value in self.ema.items()}, strict=True)
-        trained = self.encoders.transformer
+        trained, random_weights = self.encoders.transformer, self.encoders.config.random_weights
         self.encoders.transformer = model.eval()
+        self.encoders.register_to_config(random_weights=False)  # no "outputs are noise" warning: trained
         try:
             report = evaluate_world(
                 "training",
@@ -624,6 +625,7 @@ class Trainer:
             )
         finally:
             self.encoders.transformer = trained
+            self.encoders.register_to_config(random_weights=random_weights)
         scores = {
             f"{row.task}/{row.metric}": round(row.value, 4)
             for row in report.rows

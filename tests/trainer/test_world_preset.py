@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def test_a_few_steps_of_the_world_preset_train_and_export(tmp_path):
     assert pipe.config.encoder_kind == "world" and pipe.transformer.config.cap_feat_dim == 384
 
 
-def test_chunks_end_at_a_checkpoint_log_their_time_and_the_eval_scores(tmp_path):
+def test_chunks_end_at_a_checkpoint_log_their_time_and_the_eval_scores(tmp_path, caplog):
     overrides = [
         f"out_dir={tmp_path}",
         "steps=4",
@@ -50,7 +51,10 @@ def test_chunks_end_at_a_checkpoint_log_their_time_and_the_eval_scores(tmp_path)
     assert trainer.step == 1 and (tmp_path / "checkpoints" / "step_0000001").is_dir()
     again = Trainer(load_config("world", overrides))
     assert again.resume() and again.step == 1
-    again.fit()
+    with caplog.at_level(logging.WARNING, logger="pixwizard.pipeline.pipeline"):
+        again.fit()
+    assert "random weights" not in caplog.text  # the scored weights are the trained EMA's
+    assert again.encoders.config.random_weights  # and the encoders' own flag is restored
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     chunks = [r["chunk"] for r in records if "chunk" in r]
     assert [(c["from_step"], c["to_step"]) for c in chunks] == [(0, 1), (1, 4)]
