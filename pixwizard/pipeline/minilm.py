@@ -56,7 +56,7 @@ class _Embeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(shape.type_vocab_size, shape.hidden_size)
         self.LayerNorm = nn.LayerNorm(shape.hidden_size, eps=shape.layer_norm_eps)
         positions = torch.arange(shape.max_position_embeddings, device="cpu")  # real even under meta
-        self.register_buffer("position_ids", positions[None])
+        self.register_buffer("position_ids", positions[None], persistent=False)  # as transformers: unsaved
 
     def forward(self, ids: Tensor) -> Tensor:
         positions = self.position_ids[:, : ids.shape[1]]
@@ -177,7 +177,9 @@ class MiniLM(nn.Module):
 
         with empty_weights():
             model = cls(BertShape.read(folder))
-        model.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True, assign=True)
+        state = load_file(str(folder / WEIGHTS))
+        state.pop("embeddings.position_ids", None)  # older files store it; it is arange, rebuilt above
+        model.load_state_dict(state, strict=True, assign=True)
         return model.eval()
 
     def save_pretrained(self, folder: str | Path) -> None:
