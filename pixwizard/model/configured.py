@@ -93,14 +93,6 @@ def empty_weights() -> Iterator[None]:
             setattr(nn.init, name, function)
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, list):
-        return [_json_ready(v) for v in value]
-    return value
-
-
 class ConfiguredModule(nn.Module):
     """A module with a recorded configuration and diffusers-layout ``save_pretrained`` / ``from_pretrained``.
 
@@ -134,7 +126,7 @@ class ConfiguredModule(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         config = {"_class_name": type(self).__name__, "_diffusers_version": FORMAT_VERSION}
-        config |= {key: _json_ready(value) for key, value in sorted(self.config.items())}
+        config |= self.config  # json writes tuples as lists
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     def save_pretrained(self, folder: str | Path, **ignored) -> None:
